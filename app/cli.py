@@ -1,0 +1,289 @@
+"""The headless contract (DESIGN.md). Exit codes: 0 ok, 2 bad input/usage, 3 nothing could serve, 1 bug."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Callable
+
+from app.errors import NothingCouldServe, UserError
+
+log = logging.getLogger("kaytoo")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line naming the problem, not a usage dump
+        raise UserError(f"{self.prog}: {message}.")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="kaytoo", description="Kaytoo, a desktop voice assistant.")
+    p.add_argument("--verbose", "-v", action="store_true", help="log details to stderr")
+    sub = p.add_subparsers(dest="command", parser_class=_Parser)
+
+    g = sub.add_parser("gui", help="the desktop app (default)")
+    g.add_argument("--smoke", action="store_true", help="run one scripted turn and exit")
+    g.add_argument("--mic-file", type=Path, help="use this audio file as the microphone")
+    g.add_argument("--screenshot", type=Path, help="save a screenshot of the window (smoke mode)")
+
+    e = sub.add_parser("engine", help="run the speech engine as a Wyoming server")
+    e.add_argument("--uri", required=True, help="stdio://, unix://PATH or tcp://HOST:PORT")
+    e.add_argument("--allow-remote", action="store_true", help="allow a non-loopback TCP address")
+
+    li = sub.add_parser("listen", help="transcribe an audio file")
+    li.add_argument("audio", type=Path)
+    li.add_argument("--language")
+    li.add_argument("--json", action="store_true")
+
+    s = sub.add_parser("say", help="speak text into a WAV file")
+    s.add_argument("text")
+    s.add_argument("--out", type=Path, required=True)
+    s.add_argument("--voice")
+    s.add_argument("--tier", default="auto", choices=["auto", "xtts", "piper", "gtts", "pyttsx3"])
+    s.add_argument("--json", action="store_true")
+
+    t = sub.add_parser("turn", help="one push-to-talk turn from a file")
+    t.add_argument("--in", dest="inp", type=Path, required=True)
+    t.add_argument("--out", type=Path, required=True)
+    t.add_argument("--voice")
+    t.add_argument("--tier", default="auto", choices=["auto", "xtts", "piper", "gtts", "pyttsx3"])
+    t.add_argument("--json", action="store_true")
+
+    v = sub.add_parser("voices", help="the voice library")
+    vs = v.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    vs.add_parser("list").add_argument("--json", action="store_true")
+    a = vs.add_parser("add")
+    a.add_argument("name")
+    a.add_argument("audio", type=Path)
+    a.add_argument("--language", default="en")
+    a.add_argument("--json", action="store_true")
+    r = vs.add_parser("remove")
+    r.add_argument("name")
+    r.add_argument("--json", action="store_true")
+    rn = vs.add_parser("rename")
+    rn.add_argument("old")
+    rn.add_argument("new")
+    rn.add_argument("--json", action="store_true")
+    ex = vs.add_parser("export")
+    ex.add_argument("name")
+    ex.add_argument("zip", type=Path)
+    ex.add_argument("--json", action="store_true")
+    im = vs.add_parser("import")
+    im.add_argument("zip", type=Path)
+    im.add_argument("--json", action="store_true")
+
+    m = sub.add_parser("models", help="speech models: list or download")
+    ms = m.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    ms.add_parser("list").add_argument("--json", action="store_true")
+    d = ms.add_parser("download")
+    d.add_argument("name")
+    d.add_argument("--accept-licence", action="store_true",
+                   help="accept a non-commercial model licence (XTTS: CPML) without asking")
+    d.add_argument("--json", action="store_true")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        args = build_parser().parse_args(argv)
+        return _run(args)
+    except UserError as e:
+        print(f"kaytoo: {e}", file=sys.stderr)
+        return 2
+    except NothingCouldServe as e:
+        print(f"kaytoo: {e}", file=sys.stderr)
+        return 3
+    except KeyboardInterrupt:
+        return 130
+    except Exception as e:  # a bug: log the traceback, show one line
+        log.exception("unexpected error")
+        print(f"kaytoo: internal error: {type(e).__name__}: {e} (details in the log)", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
+    from app import bootstrap, paths as paths_mod, settings as settings_mod
+
+    paths = paths_mod.resolve().ensure()
+    bootstrap.setup_logging(paths, args.verbose, "engine" if args.command == "engine" else "kaytoo")
+    settings, warning = settings_mod.load(paths.settings_file)
+    if warning:
+        print(f"kaytoo: {warning}", file=sys.stderr)
+    command = args.command or "gui"
+    handler: Callable[..., int] = {
+        "gui": _gui, "engine": _engine, "listen": _listen, "say": _say, "turn": _turn,
+        "voices": _voices, "models": _models}[command]
+    return handler(args, paths, settings)
+
+
+def _print(args, data: dict, human: str) -> None:
+    print(json.dumps(data) if getattr(args, "json", False) else human)
+
+
+def _core(paths, settings):
+    from app.engines.core import EngineCore
+
+    return EngineCore(paths, settings)
+
+
+def _gui(args, paths, settings) -> int:
+    from app.ui.app import run_gui
+
+    argv = ["kaytoo"]
+    if getattr(args, "smoke", False):
+        argv.append("--smoke")
+    if getattr(args, "mic_file", None):
+        argv += ["--mic-file", str(args.mic_file)]
+    if getattr(args, "screenshot", None):
+        argv += ["--screenshot", str(args.screenshot)]
+    return run_gui(argv)
+
+
+def _engine(args, paths, settings) -> int:
+    import os
+
+    from app.engines import server
+
+    uri = server.check_uri(args.uri, args.allow_remote)
+    if uri.startswith("stdio"):
+        # stdout carries the protocol: point fd 1 (where native libraries print) at stderr.
+        proto = os.dup(1)
+        os.dup2(2, 1)
+        sys.stdout = os.fdopen(proto, "w")
+    server.run(_core(paths, settings), uri)
+    return 0
+
+
+def _listen(args, paths, settings) -> int:
+    from app.audio import clip
+
+    audio = clip.load(args.audio, clip.STT_RATE)
+    tr = _core(paths, settings).transcribe(audio.samples, args.language)
+    _print(args, tr.to_dict(), tr.text)
+    return 0
+
+
+def _say(args, paths, settings) -> int:
+    import numpy as np
+
+    from app.audio import clip
+
+    _check_out(args.out)
+    speech = _core(paths, settings).speak(args.text, args.voice, args.tier)
+    chunks = list(speech)
+    clip.write_wav(args.out, np.concatenate(chunks) if chunks else np.zeros(0, np.float32), speech.rate)
+    r = speech.report
+    data = {"tier": r.tier, "tiers": r.tiers,
+            "fallbacks": [{"tier": f.tier, "reason": f.reason} for f in r.fallbacks],
+            "first_audio_s": r.first_audio_s, "total_s": r.total_s, "audio_s": r.audio_s,
+            "sample_rate": speech.rate, "rtf": r.rtf}
+    falls = "".join(f"\n  skipped {f.tier}: {f.reason}" for f in r.fallbacks)
+    _print(args, data, f"{r.tier} spoke {r.audio_s:.2f} s of audio into {args.out} "
+                       f"(first audio after {r.first_audio_s:.2f} s, total {r.total_s:.2f} s){falls}")
+    return 0
+
+
+def _turn(args, paths, settings) -> int:
+    import numpy as np
+
+    from app.assistant import Assistant
+    from app.audio import clip
+    from app.turn import run_turn
+
+    _check_out(args.out)
+    audio = clip.load(args.inp, clip.STT_RATE)
+    core = _core(paths, settings)
+    assistant = Assistant(voices=lambda: [v.name for v in core.voices.list()],
+                          settings=settings.assistant)
+    chunks: list = []
+    result = run_turn(core, assistant, audio.samples, args.voice, chunks.append, tier=args.tier)
+    clip.write_wav(args.out, np.concatenate(chunks) if chunks else np.zeros(0, np.float32),
+                   result.sample_rate)
+    t = result.timings
+    data = {"heard": result.heard, "intent": result.intent, "reply": result.reply,
+            "tier": result.tier, "fallbacks": result.fallbacks, "timings": t,
+            "action": result.action}
+    human = (f"heard:  {result.heard!r}\nintent: {result.intent}\nreply:  {result.reply}\n"
+             f"voice:  {result.tier} -> {args.out}\n"
+             f"timings: speech-to-text {t['stt_s']:.2f} s, first audio {t['first_audio_s']:.2f} s, "
+             f"total {t['total_s']:.2f} s")
+    _print(args, data, human)
+    return 0
+
+
+def _voices(args, paths, settings) -> int:
+    from app.bootstrap import asset_dir
+    from app.voices.library import VoiceLibrary
+
+    lib = VoiceLibrary(paths.voices, asset_dir() / "voices")
+    if args.action == "list":
+        voices = lib.list()
+        _print(args, {"voices": [v.to_dict() for v in voices]},
+               "\n".join(f"{v.name:20} {v.duration_s:5.1f} s  {v.language}  {v.created}"
+                         + ("  (bundled)" if v.bundled else "") for v in voices))
+    elif args.action == "add":
+        v = lib.add(args.name, args.audio, language=args.language)
+        warn = "".join(f"\n  note: {w}" for w in v.warnings)
+        _print(args, v.to_dict(), f"added voice '{v.name}' ({v.duration_s:.1f} s){warn}")
+    elif args.action == "remove":
+        token = lib.remove(args.name)
+        _print(args, {"removed": args.name, "undo": token}, f"removed voice '{args.name}'")
+    elif args.action == "rename":
+        v = lib.rename(args.old, args.new)
+        _print(args, v.to_dict(), f"renamed '{args.old}' to '{v.name}'")
+    elif args.action == "export":
+        _check_out(args.zip)
+        out = lib.export(args.name, args.zip)
+        _print(args, {"exported": args.name, "zip": str(out)}, f"exported '{args.name}' to {out}")
+    elif args.action == "import":
+        v = lib.import_zip(args.zip)
+        _print(args, v.to_dict(), f"imported voice '{v.name}'")
+    return 0
+
+
+def _models(args, paths, settings) -> int:
+    from app.engines.models import ModelStore
+
+    store = ModelStore(paths.models)
+    if args.action == "list":
+        infos = store.known()
+        _print(args, {"models": [_asdict(i) for i in infos]},
+               "\n".join(f"{i.name:18} {i.kind:4} {i.size_bytes / 1e6:8.0f} MB  "
+                         f"{'installed' if i.installed else 'not installed':13} {i.licence}"
+                         for i in infos))
+        return 0
+    info = next((i for i in store.known() if i.name == args.name), None)
+    if info is not None and "cpml" in str(info.licence).lower():
+        if not args.accept_licence:
+            raise UserError(f"{args.name} is under the Coqui Public Model License (non-commercial "
+                            "use only); pass --accept-licence to accept it and download.")
+        from app.settings import save
+
+        settings.tts.xtts_consent = True
+        save(paths.settings_file, settings)
+
+    def progress(done: int, total: int) -> None:
+        if not args.json and total:
+            print(f"\r{args.name}: {done / 1e6:.1f} / {total / 1e6:.1f} MB", end="", file=sys.stderr)
+
+    path = store.download(args.name, progress)
+    if not args.json:
+        print(file=sys.stderr)
+    _print(args, {"model": args.name, "path": str(path)}, f"{args.name} installed in {path}")
+    return 0
+
+
+def _asdict(obj) -> dict:
+    from dataclasses import asdict, is_dataclass
+
+    return asdict(obj) if is_dataclass(obj) else dict(obj)
+
+
+def _check_out(path: Path) -> None:
+    if path.exists() and path.is_dir():
+        raise UserError(f"{path} is a folder; give a file name to write.")
+    if not path.parent.exists():
+        raise UserError(f"The folder {path.parent} does not exist.")

@@ -1,0 +1,227 @@
+"""A synchronous Wyoming client for the engine (local process or a remote Wyoming server).
+
+It offers the same ``transcribe``/``speak`` methods as EngineCore, so turn code does not care
+which one it talks to. One request at a time per client; make another client for parallel work.
+"""
+from __future__ import annotations
+
+import socket
+import subprocess
+import threading
+from typing import BinaryIO, Iterable, Iterator
+from urllib.parse import urlparse
+
+import numpy as np
+
+from app.audio.clip import STT_RATE, from_pcm16, to_pcm16
+from app.engines.tts.chain import SpeechReport
+from app.errors import NothingCouldServe, UserError
+
+REPORT_EVENT = "kaytoo-speech-report"
+CANCEL_EVENT = "kaytoo-cancel"
+
+
+class EngineGone(ConnectionError):
+    """The engine closed the connection or died mid-request."""
+
+
+class EngineClient:
+    def __init__(self, uri: str, timeout: float = 30.0):
+        self.uri, self.timeout = uri, timeout
+        self._sock: socket.socket | None = None
+        self._proc: subprocess.Popen | None = None
+        self._reader: BinaryIO | None = None
+        self._writer: BinaryIO | None = None
+        self._write_lock = threading.Lock()
+
+    @classmethod
+    def over_process(cls, cmd: list[str], timeout: float = 30.0) -> "EngineClient":
+        """Talk Wyoming over the stdin/stdout of a child engine (``--uri stdio://``)."""
+        client = cls("stdio://", timeout)
+        client._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        client._reader, client._writer = client._proc.stdout, client._proc.stdin
+        return client
+
+    # -- connection ------------------------------------------------------------------------
+    def _connect(self) -> None:
+        if self._reader is not None:
+            return
+        parsed = urlparse(self.uri)
+        if parsed.scheme == "unix":
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            target: object = parsed.netloc + parsed.path
+        elif parsed.scheme == "tcp":
+            sock = socket.socket(socket.AF_INET6 if ":" in (parsed.hostname or "") else socket.AF_INET)
+            target = (parsed.hostname, parsed.port)
+        else:
+            raise UserError(f"Cannot connect to '{self.uri}'; use unix://PATH or tcp://HOST:PORT.")
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect(target)
+        except OSError as e:
+            sock.close()
+            raise EngineGone(f"The engine at {self.uri} is not reachable ({e}).") from e
+        self._sock = sock
+        self._reader, self._writer = sock.makefile("rb"), sock.makefile("wb")
+
+    def close(self) -> None:
+        for f in (self._reader, self._writer):
+            try:
+                f and f.close()
+            except OSError:
+                pass
+        if self._sock is not None:
+            self._sock.close()
+        if self._proc is not None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+        self._sock = self._reader = self._writer = self._proc = None
+
+    def __enter__(self) -> "EngineClient":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _send(self, event) -> None:
+        from wyoming.event import write_event
+
+        self._connect()
+        try:
+            with self._write_lock:
+                write_event(event, self._writer)
+        except (OSError, ValueError) as e:
+            self.close()
+            raise EngineGone(f"Lost the engine while sending ({e}).") from e
+
+    def _recv(self):
+        from wyoming.error import Error
+        from wyoming.event import read_event
+
+        try:
+            event = read_event(self._reader)
+        except (OSError, ValueError) as e:
+            self.close()
+            raise EngineGone(f"Lost the engine while waiting for it ({e}).") from e
+        if event is None:
+            self.close()
+            raise EngineGone("The engine closed the connection.")
+        if Error.is_type(event.type):
+            err = Error.from_event(event)
+            if err.code == "invalid_input":
+                raise UserError(err.text)
+            if err.code == "nothing_could_serve":
+                raise NothingCouldServe(err.text)
+            raise RuntimeError(err.text)
+        return event
+
+    # -- requests --------------------------------------------------------------------------
+    def info(self) -> dict:
+        from wyoming.info import Describe, Info
+
+        self._send(Describe().event())
+        while True:
+            event = self._recv()
+            if Info.is_type(event.type):
+                return event.data
+
+    def transcribe(self, samples16k: np.ndarray, language: str | None = None):
+        from wyoming.asr import Transcribe, Transcript
+        from wyoming.audio import AudioChunk, AudioStart, AudioStop
+
+        from app.engines.stt.whisper import Transcript as Result
+
+        fmt = dict(rate=STT_RATE, width=2, channels=1)
+        self._send(Transcribe(language=language).event())
+        self._send(AudioStart(**fmt).event())
+        pcm = to_pcm16(samples16k)
+        for i in range(0, len(pcm), 8192):
+            self._send(AudioChunk(audio=pcm[i:i + 8192], **fmt).event())
+        self._send(AudioStop().event())
+        while True:
+            event = self._recv()
+            if Transcript.is_type(event.type):
+                tr = Transcript.from_event(event)
+                extra = (tr.context or {}).get("kaytoo", {})
+                return Result(text=tr.text, language=tr.language or extra.get("language", ""),
+                              seconds_audio=extra.get("seconds_audio", len(samples16k) / STT_RATE),
+                              stt_s=extra.get("stt_s", 0.0))
+
+    def speak(self, sentences: str | Iterable[str], voice: str | None = None, tier: str = "auto",
+              cancel: threading.Event | None = None) -> "RemoteSpeech":
+        if isinstance(sentences, str):
+            sentences = [sentences]
+        return RemoteSpeech(self, sentences, voice, tier, cancel or threading.Event())
+
+
+class RemoteSpeech:
+    """Mirrors chain.Speech: iterate for float32 chunks; ``report`` is set when iteration ends."""
+
+    def __init__(self, client: EngineClient, sentences: Iterable[str], voice: str | None,
+                 tier: str, cancel: threading.Event):
+        self.client, self.sentences, self.voice, self.tier, self.cancel = (
+            client, sentences, voice, tier, cancel)
+        self.rate = 48000
+        self.report = SpeechReport()
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        from wyoming.audio import AudioChunk, AudioStart
+        from wyoming.event import Event
+        from wyoming.tts import SynthesizeStart, SynthesizeStopped, SynthesizeVoice
+
+        start = SynthesizeStart(voice=SynthesizeVoice(name=self.voice) if self.voice else None).event()
+        start.data["kaytoo_tier"] = self.tier
+        self.client._send(start)
+        done = threading.Event()
+        feeder = threading.Thread(target=self._feed, args=(done,), daemon=True)
+        feeder.start()
+        finished = False
+        try:
+            while True:
+                event = self.client._recv()
+                if AudioStart.is_type(event.type):
+                    self.rate = AudioStart.from_event(event).rate
+                elif AudioChunk.is_type(event.type):
+                    yield from_pcm16(AudioChunk.from_event(event).audio)
+                elif event.type == REPORT_EVENT:
+                    self.report = SpeechReport.from_dict(event.data)
+                elif SynthesizeStopped.is_type(event.type):
+                    finished = True
+                    return
+        finally:
+            if not finished and self.client._reader is not None:
+                self._abandon(SynthesizeStopped)
+            done.set()
+
+    def _abandon(self, stopped) -> None:
+        """The caller stopped listening early: cancel and drain so the connection stays in step."""
+        from wyoming.event import Event
+
+        self.cancel.set()
+        try:
+            self.client._send(Event(type=CANCEL_EVENT))
+            while not stopped.is_type(self.client._recv().type):
+                pass
+        except Exception:  # the connection is unusable anyway: start afresh next time
+            self.client.close()
+
+    def _feed(self, done: threading.Event) -> None:
+        """Send sentences as they are produced, then watch for a barge-in until the reply ends."""
+        from wyoming.event import Event
+        from wyoming.tts import SynthesizeChunk, SynthesizeStop
+
+        try:
+            for text in self.sentences:
+                if self.cancel.is_set() or done.is_set():
+                    break
+                self.client._send(SynthesizeChunk(text=text).event())
+            self.client._send(SynthesizeStop().event())
+            while not done.is_set():
+                if self.cancel.wait(0.05):
+                    self.client._send(Event(type=CANCEL_EVENT))
+                    return
+        except (EngineGone, OSError):
+            return

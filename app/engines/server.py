@@ -1,0 +1,284 @@
+"""The engine process: EngineCore served over the Wyoming protocol.
+
+Inference runs in worker threads so one slow synthesis never blocks the event loop; errors go back
+as Wyoming ``error`` events with a code, never as text to parse.
+"""
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import os
+import threading
+from functools import partial
+from pathlib import Path
+from urllib.parse import urlparse
+
+import numpy as np
+
+from app import __version__
+from app.audio.clip import STT_RATE, from_pcm16, to_pcm16
+from app.engines.core import EngineCore
+from app.errors import NothingCouldServe, UserError
+
+log = logging.getLogger(__name__)
+
+REPORT_EVENT = "kaytoo-speech-report"
+CANCEL_EVENT = "kaytoo-cancel"
+SAMPLES_PER_CHUNK = 2048
+ATTRIBUTION = {"name": "Kaytoo", "url": "https://example.invalid/kaytoo"}
+
+
+def check_uri(uri: str, allow_remote: bool) -> str:
+    """Validate an engine URI; refuse to listen beyond loopback unless the user asked for it."""
+    parsed = urlparse(uri)
+    if parsed.scheme == "stdio":
+        return uri
+    if parsed.scheme == "unix":
+        if not (parsed.netloc + parsed.path):
+            raise UserError("A unix:// address needs a socket path, e.g. unix:///run/user/1000/k.sock.")
+        return uri
+    if parsed.scheme == "tcp":
+        host = parsed.hostname or ""
+        if not host or parsed.port is None:
+            raise UserError(f"'{uri}' needs a host and a port, e.g. tcp://127.0.0.1:10300.")
+        if not allow_remote and not _is_loopback(host):
+            raise UserError(f"Refusing to listen on {host}: only loopback addresses are allowed "
+                            "unless you pass --allow-remote.")
+        return uri
+    raise UserError(f"Unsupported address '{uri}'; use stdio://, unix://PATH or tcp://HOST:PORT.")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def info_event(core: EngineCore):
+    from wyoming.info import AsrModel, AsrProgram, Attribution, Info, TtsProgram, TtsVoice
+
+    attr = Attribution(**ATTRIBUTION)
+    stt = core.settings.stt
+    asr = AsrProgram(
+        name="kaytoo-whisper", attribution=attr, installed=True, version=__version__,
+        description="faster-whisper (CTranslate2)",
+        models=[AsrModel(name=stt.model, attribution=attr, installed=True, version=None,
+                         description=f"Whisper {stt.model}",
+                         languages=["en"] if stt.model.endswith(".en") else [])])
+    voices = [TtsVoice(name=v.name, attribution=attr, installed=True, version=None,
+                       description=f"{v.duration_s:.1f} s reference", languages=[v.language])
+              for v in core.voices.list()]
+    tiers = core.chain.status()
+    tts = TtsProgram(
+        name="kaytoo-tts", attribution=attr, installed=True, version=__version__,
+        description="tiers: " + ", ".join(f"{t} ({r or 'ready'})" for t, r in tiers.items()),
+        voices=voices, supports_synthesize_streaming=True)
+    return Info(asr=[asr], tts=[tts]).event()
+
+
+class EngineHandler:
+    """One connection. Built by ``make_handler`` as a wyoming AsyncEventHandler subclass."""
+
+    def __init__(self, core: EngineCore):
+        self.core = core
+        self._audio: list[np.ndarray] = []
+        self._converter = None
+        self._language: str | None = None
+        self._stream_queue: "asyncio.Queue[str | None] | None" = None
+        self._stream_opts: tuple[str | None, str] = (None, "auto")
+        self._cancel = threading.Event()
+        self._task: asyncio.Task | None = None
+
+    async def handle(self, write, event) -> bool:
+        from wyoming.asr import Transcribe
+        from wyoming.audio import AudioChunk, AudioChunkConverter, AudioStart, AudioStop
+        from wyoming.info import Describe
+        from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop
+
+        if Describe.is_type(event.type):
+            await write(info_event(self.core))
+        elif Transcribe.is_type(event.type):
+            self._language = Transcribe.from_event(event).language
+            self._audio = []
+        elif AudioStart.is_type(event.type):
+            self._audio = []
+            self._converter = AudioChunkConverter(rate=STT_RATE, width=2, channels=1)
+        elif AudioChunk.is_type(event.type):
+            conv = self._converter or AudioChunkConverter(rate=STT_RATE, width=2, channels=1)
+            self._audio.append(from_pcm16(conv.convert(AudioChunk.from_event(event)).audio))
+        elif AudioStop.is_type(event.type):
+            await self._transcribe(write)
+        elif SynthesizeStart.is_type(event.type):
+            start = SynthesizeStart.from_event(event)
+            self._stream_opts = (start.voice.name if start.voice else None,
+                                 event.data.get("kaytoo_tier", "auto"))
+            self._stream_queue = asyncio.Queue()
+            self._begin_speech(write)
+        elif SynthesizeChunk.is_type(event.type) and self._stream_queue is not None:
+            await self._stream_queue.put(SynthesizeChunk.from_event(event).text)
+        elif SynthesizeStop.is_type(event.type) and self._stream_queue is not None:
+            await self._stream_queue.put(None)
+        elif Synthesize.is_type(event.type):
+            if self._stream_queue is not None:
+                return True  # the one-shot copy a streaming client also sends: already handled
+            syn = Synthesize.from_event(event)
+            self._stream_opts = (syn.voice.name if syn.voice else None,
+                                 event.data.get("kaytoo_tier", "auto"))
+            self._stream_queue = asyncio.Queue()
+            await self._stream_queue.put(syn.text)
+            await self._stream_queue.put(None)
+            self._begin_speech(write, streaming=False)
+        elif event.type == CANCEL_EVENT:
+            self._cancel.set()
+        return True
+
+    async def _transcribe(self, write) -> None:
+        from wyoming.asr import Transcript
+
+        samples = np.concatenate(self._audio) if self._audio else np.zeros(0, np.float32)
+        self._audio = []
+        try:
+            tr = await asyncio.to_thread(self.core.transcribe, samples, self._language)
+        except Exception as e:
+            await write(_error(e))
+            return
+        await write(Transcript(text=tr.text, language=tr.language,
+                               context={"kaytoo": tr.to_dict()}).event())
+
+    def _begin_speech(self, write, streaming: bool = True) -> None:
+        self._cancel = threading.Event()
+        self._task = asyncio.create_task(self._speak(write, self._stream_queue, streaming))
+
+    async def _speak(self, write, sentences: "asyncio.Queue[str | None]", streaming: bool) -> None:
+        from wyoming.audio import AudioChunk, AudioStart, AudioStop
+        from wyoming.event import Event
+        from wyoming.tts import SynthesizeStopped
+
+        loop = asyncio.get_running_loop()
+        out: asyncio.Queue = asyncio.Queue()
+        voice, tier = self._stream_opts
+        cancel = self._cancel
+
+        def incoming():  # runs in the worker thread: pull sentences as the client sends them
+            while True:
+                text = asyncio.run_coroutine_threadsafe(sentences.get(), loop).result()
+                if text is None:
+                    return
+                yield text
+
+        def work() -> None:
+            put = partial(loop.call_soon_threadsafe, out.put_nowait)
+            try:
+                speech = self.core.speak(incoming(), voice, tier, cancel)
+                done = 0
+                for chunk in speech:
+                    if len(speech.report.sentences) != done:  # a sentence finished: new segment
+                        done = len(speech.report.sentences)
+                        put(("segment", None))
+                    put(("chunk", chunk))
+                put(("report", speech.report.to_dict()))
+            except Exception as e:
+                put(("error", e))
+            put(("end", None))
+
+        worker = asyncio.create_task(asyncio.to_thread(work))
+        rate = self.core.settings.audio.output_rate
+        started = False
+        try:
+            while True:
+                kind, value = await out.get()
+                if kind == "chunk":
+                    if not started:
+                        await write(AudioStart(rate=rate, width=2, channels=1).event())
+                        started = True
+                    pcm = to_pcm16(value)
+                    step = SAMPLES_PER_CHUNK * 2
+                    for i in range(0, len(pcm), step):
+                        await write(AudioChunk(rate=rate, width=2, channels=1,
+                                               audio=pcm[i:i + step]).event())
+                elif kind == "segment" and started and streaming:
+                    await write(AudioStop().event())
+                    started = False
+                elif kind == "report":
+                    await write(Event(type=REPORT_EVENT, data=value))
+                elif kind == "error":
+                    await write(_error(value))
+                elif kind == "end":
+                    break
+            if started:
+                await write(AudioStop().event())
+            if streaming:
+                await write(SynthesizeStopped().event())
+        finally:
+            cancel.set()
+            self._stream_queue = None
+            await worker
+
+    async def disconnect(self) -> None:
+        self._cancel.set()  # the client is gone: stop speaking to nobody
+        if self._stream_queue is not None:
+            self._stream_queue.put_nowait(None)
+
+
+def _error(e: Exception):
+    from wyoming.error import Error
+
+    if isinstance(e, UserError):
+        return Error(text=str(e), code="invalid_input").event()
+    if isinstance(e, NothingCouldServe):
+        return Error(text=str(e), code="nothing_could_serve").event()
+    log.exception("engine error", exc_info=e)
+    return Error(text=f"The engine failed: {type(e).__name__}: {e}", code="internal").event()
+
+
+def make_handler(core: EngineCore):
+    from wyoming.server import AsyncEventHandler
+
+    class Handler(AsyncEventHandler):
+        def __init__(self, reader, writer):
+            super().__init__(reader, writer)
+            self.logic = EngineHandler(core)
+
+        async def handle_event(self, event) -> bool:
+            return await self.logic.handle(self.write_event, event)
+
+        async def disconnect(self) -> None:
+            await self.logic.disconnect()
+
+    return Handler
+
+
+async def serve(core: EngineCore, uri: str) -> None:
+    from wyoming.server import AsyncServer
+
+    server = AsyncServer.from_uri(uri)
+    parsed = urlparse(uri)
+    if parsed.scheme == "unix":
+        path = Path(parsed.netloc + parsed.path)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        old = os.umask(0o177)  # the socket is born 0600: private to the user
+        try:
+            await server.start(make_handler(core))
+        finally:
+            os.umask(old)
+        os.chmod(path, 0o600)
+        log.info("engine listening on %s", uri)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await server.stop()
+    else:
+        log.info("engine listening on %s", uri)
+        await server.run(make_handler(core))
+
+
+def run(core: EngineCore, uri: str) -> None:
+    core.preload()
+    try:
+        asyncio.run(serve(core, uri))
+    except KeyboardInterrupt:
+        pass

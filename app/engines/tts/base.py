@@ -1,0 +1,54 @@
+"""The narrow interface every text-to-speech tier implements (one file per backend beside this one).
+
+A backend turns one sentence into float32 mono chunks at its own ``sample_rate``. It knows nothing
+about deadlines, fallbacks, resampling or effects: the chain (``chain.py``) owns those, so every
+tier is treated the same way.
+"""
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar, Iterator
+
+import numpy as np
+
+
+class TierUnavailable(Exception):
+    """This tier cannot serve now (no model, no consent, offline...). The message is the plain reason."""
+
+
+@dataclass(frozen=True)
+class VoiceRef:
+    """Who should speak. Cloning tiers use the reference clip; the others use their own voice."""
+
+    name: str
+    reference_wav: Path | None = None   # trimmed, mono, normalised reference (voices/<slug>/reference.wav)
+    latents_dir: Path | None = None     # where a cloning tier may cache speaker latents for this voice
+    language: str = "en"
+
+
+class TtsBackend(ABC):
+    name: ClassVar[str]
+
+    @abstractmethod
+    def check(self) -> str | None:
+        """Cheap test, no model load: the reason this tier cannot serve, or None if it may."""
+
+    @abstractmethod
+    def load(self) -> None:
+        """Load models (idempotent, may take seconds). Raise TierUnavailable with a reason."""
+
+    @property
+    @abstractmethod
+    def sample_rate(self) -> int:
+        """Rate of the chunks ``stream`` yields. Valid after ``load``."""
+
+    @abstractmethod
+    def stream(self, sentence: str, voice: VoiceRef | None, speed: float = 1.0,
+               cancel: threading.Event | None = None) -> Iterator[np.ndarray]:
+        """Yield float32 mono chunks for one sentence as soon as each is ready.
+
+        Must stop promptly when ``cancel`` is set. Errors raise; the chain moves to the next tier.
+        """

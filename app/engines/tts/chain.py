@@ -1,0 +1,273 @@
+"""The tier chain: who speaks, and what happens when they can't.
+
+Unlike a fallback that only reacts to exceptions, this one is
+- deadline-driven: a tier that has not produced its first audio in time is abandoned;
+- starvation-aware: a tier that produces audio slower than it plays (the player would run dry)
+  is abandoned at the next chunk it is late for;
+- bounded and sticky: each tier is tried at most once per reply, tiers are only ever left, never
+  returned to, and a tier that failed is skipped for ``failure_memory_s``;
+- non-repeating: the next tier takes over at the first sentence not yet fully delivered, so a
+  finished sentence is never spoken twice (a sentence cut mid-way is restarted whole).
+Each tier runs in its own worker thread so the chain can give up on it without waiting.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Iterable, Iterator, Protocol, Sequence
+
+import numpy as np
+
+from app.audio.clip import StreamResampler
+from app.engines.tts.base import TierUnavailable, TtsBackend, VoiceRef
+from app.errors import NothingCouldServe, UserError
+
+log = logging.getLogger(__name__)
+
+
+class Effect(Protocol):
+    def process(self, chunk: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass
+class Fallback:
+    tier: str
+    reason: str
+
+
+@dataclass
+class SpeechReport:
+    tier: str | None = None                 # the tier that spoke first
+    tiers: list[str] = field(default_factory=list)      # every tier that spoke, in order
+    fallbacks: list[Fallback] = field(default_factory=list)
+    first_audio_s: float | None = None
+    total_s: float = 0.0
+    audio_s: float = 0.0
+    sample_rate: int = 48000
+    sentences: list[str] = field(default_factory=list)  # fully delivered sentences
+    cancelled: bool = False
+
+    @property
+    def rtf(self) -> float | None:
+        return round(self.total_s / self.audio_s, 3) if self.audio_s else None
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["rtf"] = self.rtf
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "SpeechReport":
+        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        known["fallbacks"] = [Fallback(**f) for f in known.get("fallbacks", [])]
+        return cls(**known)
+
+
+class _Abandon(Exception):
+    """The current tier must be left; the message is the reason shown to the user."""
+
+
+class _TierWorker:
+    """Runs one backend in a thread: sentences in, ("chunk", samples, rate) / ("end",) / ("error", e) out."""
+
+    def __init__(self, backend: TtsBackend, voice: VoiceRef | None, speed: float):
+        self.backend, self.voice, self.speed = backend, voice, speed
+        self.inbox: queue.Queue[str | None] = queue.Queue()
+        self.outbox: queue.Queue[tuple] = queue.Queue()
+        self.cancel = threading.Event()
+        self.thread = threading.Thread(target=self._run, name=f"tts-{backend.name}", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.backend.load()
+            while not self.cancel.is_set():
+                sentence = self.inbox.get()
+                if sentence is None or self.cancel.is_set():
+                    return
+                for chunk in self.backend.stream(sentence, self.voice, self.speed, self.cancel):
+                    if self.cancel.is_set():
+                        return
+                    self.outbox.put(("chunk", chunk, self.backend.sample_rate))
+                self.outbox.put(("end",))
+        except BaseException as e:  # report everything: the chain decides what it means
+            self.outbox.put(("error", e))
+
+    def stop(self) -> None:
+        self.cancel.set()
+        self.inbox.put(None)
+
+
+class TtsChain:
+    def __init__(self, backends: Sequence[TtsBackend], deadlines: dict[str, float],
+                 out_rate: int = 48000, failure_memory_s: float = 120.0, starve_slack_s: float = 1.0,
+                 effect: Callable[[int], Effect] | None = None, speed: float = 1.0,
+                 volume: float = 1.0, block_s: float = 0.1,
+                 clock: Callable[[], float] = time.monotonic):
+        self.backends = {b.name: b for b in backends}
+        self.deadlines = deadlines
+        self.out_rate = out_rate
+        self.failure_memory_s = failure_memory_s
+        self.starve_slack_s = starve_slack_s
+        self.effect = effect
+        self.speed, self.volume = speed, volume
+        self.block = max(1, int(out_rate * block_s))
+        self.clock = clock
+        self._failed: dict[str, tuple[float, str]] = {}  # tier -> (until, reason)
+        self._lock = threading.Lock()
+
+    # -- tier bookkeeping -------------------------------------------------------------------
+    def order(self, tier: str = "auto") -> list[str]:
+        names = list(self.backends)
+        if tier == "auto":
+            return names
+        if tier not in self.backends:
+            raise UserError(f"Unknown voice tier '{tier}'; choose one of: auto, {', '.join(names)}.")
+        return [tier] + [n for n in names[names.index(tier) + 1:]]
+
+    def remember_failure(self, tier: str, reason: str) -> None:
+        with self._lock:
+            self._failed[tier] = (self.clock() + self.failure_memory_s, reason)
+
+    def recent_failure(self, tier: str) -> str | None:
+        with self._lock:
+            until, reason = self._failed.get(tier, (0.0, ""))
+            return reason if self.clock() < until else None
+
+    def status(self) -> dict[str, str | None]:
+        """Per tier: why it cannot serve right now, or None if it may."""
+        return {n: self.recent_failure(n) or b.check() for n, b in self.backends.items()}
+
+    # -- speaking ----------------------------------------------------------------------------
+    def speak(self, sentences: Iterable[str], voice: VoiceRef | None = None, tier: str = "auto",
+              cancel: threading.Event | None = None) -> "Speech":
+        forced = None if tier == "auto" else tier  # a tier the user asked for is tried even if it failed lately
+        return Speech(self, sentences, voice, self.order(tier), forced, cancel or threading.Event())
+
+
+class Speech:
+    """One reply being spoken: iterate for output chunks; ``report`` is complete when iteration ends."""
+
+    def __init__(self, chain: TtsChain, sentences: Iterable[str], voice: VoiceRef | None,
+                 order: list[str], forced: str | None, cancel: threading.Event):
+        self.chain, self.voice, self.order, self.cancel = chain, voice, order, cancel
+        self.forced = forced
+        self.rate = chain.out_rate
+        self.report = SpeechReport(sample_rate=chain.out_rate)
+        self._sentences = iter(sentences)
+        self._effect = chain.effect(chain.out_rate) if chain.effect else None
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        chain, report = self.chain, self.report
+        start = self._start = chain.clock()
+        self._play_end = start     # when a real-time player would run out of what it was given
+        current: str | None = None  # the sentence not yet fully delivered
+        try:
+            for name in self.order:
+                if self.cancel.is_set():
+                    break
+                backend = chain.backends[name]
+                reason = (None if name == self.forced else chain.recent_failure(name)) or backend.check()
+                if reason:
+                    report.fallbacks.append(Fallback(name, reason))
+                    continue
+                worker = _TierWorker(backend, self.voice, chain.speed)
+                tier_start, spoke = chain.clock(), False
+                try:
+                    while not self.cancel.is_set():
+                        if current is None:
+                            current = next(self._sentences, None)
+                            if current is None:
+                                break
+                        yield from self._one_sentence(worker, name, current, tier_start, spoke)
+                        spoke = True
+                        report.sentences.append(current)
+                        current = None
+                except _Abandon as e:
+                    report.fallbacks.append(Fallback(name, str(e)))
+                    chain.remember_failure(name, str(e))
+                    log.warning("tier %s abandoned: %s", name, e)
+                    continue
+                finally:
+                    worker.stop()
+                break  # every sentence delivered (or cancelled): the chain is done
+            else:
+                if current is not None or next(self._sentences, None) is not None:
+                    reasons = "; ".join(f"{f.tier}: {f.reason}" for f in report.fallbacks)
+                    raise NothingCouldServe(f"No voice could speak ({reasons}).")
+        finally:
+            report.cancelled = self.cancel.is_set()
+            report.total_s = round(chain.clock() - start, 4)
+            report.audio_s = round(report.audio_s, 4)
+
+    def _one_sentence(self, worker: _TierWorker, name: str, sentence: str, tier_start: float,
+                      spoke: bool) -> Iterator[np.ndarray]:
+        chain, report = self.chain, self.report
+        worker.inbox.put(sentence)
+        now = chain.clock()
+        # A gap while the reply's next sentence was being written is not the tier's fault.
+        self._play_end = max(self._play_end, now)
+        resampler: StreamResampler | None = None
+        first = True
+        while True:
+            if self.cancel.is_set():
+                return
+            if not spoke and first:
+                due = tier_start + chain.deadlines.get(name, 5.0)
+                why = f"no audio within its {chain.deadlines.get(name, 5.0):g} s deadline"
+            else:
+                due = self._play_end + chain.starve_slack_s
+                why = "it was producing audio slower than real time, so playback would stall"
+            item = self._get(worker, due)
+            if item is None:
+                if self.cancel.is_set():
+                    return
+                raise _Abandon(why)
+            if item[0] == "error":
+                e = item[1]
+                raise _Abandon(str(e) if isinstance(e, TierUnavailable) else
+                               f"it failed ({type(e).__name__}: {e})".replace(": )", ")"))
+            if item[0] == "end":
+                if resampler is not None:
+                    yield from self._emit(resampler.push(np.zeros(0, np.float32), last=True), name)
+                return
+            _, samples, rate = item
+            if resampler is None or resampler.src != rate:
+                resampler = StreamResampler(rate, chain.out_rate)
+            first = False
+            yield from self._emit(resampler.push(samples), name)
+
+    def _get(self, worker: _TierWorker, due: float) -> tuple | None:
+        """Wait for the worker's next item until ``due``, waking often enough to notice cancel."""
+        while True:
+            left = due - self.chain.clock()
+            if left <= 0 or self.cancel.is_set():
+                return None
+            try:
+                return worker.outbox.get(timeout=min(left, 0.05))
+            except queue.Empty:
+                continue
+
+    def _emit(self, samples: np.ndarray, name: str) -> Iterator[np.ndarray]:
+        if len(samples) == 0:
+            return
+        chain, report = self.chain, self.report
+        if self._effect is not None:
+            samples = self._effect.process(samples)
+        if chain.volume != 1.0:
+            samples = np.clip(samples * chain.volume, -1.0, 1.0)
+        samples = samples.astype(np.float32, copy=False)
+        now = chain.clock()
+        if report.first_audio_s is None:
+            report.first_audio_s = round(now - self._start, 4)
+        seconds = len(samples) / chain.out_rate
+        self._play_end = max(self._play_end, now) + seconds
+        report.audio_s += seconds
+        if not report.tiers or report.tiers[-1] != name:
+            report.tiers.append(name)
+            report.tier = report.tier or name
+        for i in range(0, len(samples), chain.block):
+            yield samples[i:i + chain.block]

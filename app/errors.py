@@ -1,0 +1,10 @@
+"""Errors that mean something to the user. The CLI maps them to exit codes; the GUI shows the text."""
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """Bad input or usage: the message is one plain sentence naming the problem (exit code 2)."""
+
+
+class NothingCouldServe(Exception):
+    """Every tier or fallback failed (exit code 3). The message says why, tier by tier."""

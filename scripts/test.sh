@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Install (if needed) and run the whole test suite. Tests start their own virtual sound server.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install.sh
+export QT_QPA_PLATFORM=offscreen
+exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

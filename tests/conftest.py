@@ -1,0 +1,57 @@
+"""Shared fixtures. Everything here is real: espeak-ng renders speech, PulseAudio provides devices."""
+from __future__ import annotations
+
+import os
+
+# Must happen before any QApplication exists (pytest-qt creates it lazily).
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("COQUI_TOS_AGREED", "0")
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def kaytoo_home(tmp_path, monkeypatch) -> Path:
+    """Every test gets its own KAYTOO_HOME so nothing touches the real user folders."""
+    home = tmp_path / "kaytoo-home"
+    monkeypatch.setenv("KAYTOO_HOME", str(home))
+    return home
+
+
+@pytest.fixture(scope="session")
+def speech_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("speech")
+
+
+@pytest.fixture(scope="session")
+def speak(speech_dir):
+    """speak(text, name=None, voice='en-us', rate=16000) -> Path to a WAV rendered by espeak-ng."""
+    espeak = shutil.which("espeak-ng")
+    if not espeak:
+        pytest.fail("espeak-ng is missing: the test set-up (scripts/install.sh) installs it")
+
+    def _speak(text: str, name: str | None = None, voice: str = "en-us", rate: int = 16000) -> Path:
+        name = name or "".join(c if c.isalnum() else "_" for c in text.lower())[:40]
+        raw = speech_dir / f"{name}-{voice}.raw.wav"
+        out = speech_dir / f"{name}-{voice}-{rate}.wav"
+        if not out.exists():
+            subprocess.run([espeak, "-v", voice, "-s", "150", "-w", str(raw), text], check=True)
+            subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(raw), "-ac", "1",
+                            "-ar", str(rate), str(out)], check=True)
+        return out
+
+    return _speak
+
+
+@pytest.fixture(scope="session")
+def pulse() -> str:
+    """A user-mode PulseAudio server with a null sink 'vsink' and its monitor as microphone 'vmic'."""
+    from tests.pulse import ensure_pulse
+
+    return ensure_pulse()
