@@ -22,8 +22,11 @@ log = logging.getLogger(__name__)
 RATE = 16000
 MIN_SECONDS = 0.1        # shorter than this holds no word
 SILENCE_PEAK = 10 ** (-70 / 20)   # a clip whose loudest sample is under -70 dBFS is silence
-# Short decoding ladder: a command that fails at temperature 0 gets two retries, not five.
-TEMPERATURES = (0.0, 0.4, 0.8)
+# Greedy only for a command (one 30 s window): the temperature ladder re-samples at random, and
+# a stable answer beats a random one for a command. Long clips keep a short ladder against
+# Whisper's repetition loops.
+WINDOW_SECONDS = 30.0
+LONG_FORM_TEMPERATURES = (0.0, 0.4, 0.8)
 
 
 @dataclass
@@ -149,7 +152,7 @@ class WhisperStt:
         segments, info = self._model.transcribe(
             audio, language=language, beam_size=self.beam_size, best_of=1,
             condition_on_previous_text=False, without_timestamps=True, vad_filter=False,
-            temperature=list(TEMPERATURES))
+            temperature=[0.0] if len(audio) <= WINDOW_SECONDS * RATE else list(LONG_FORM_TEMPERATURES))
         text = " ".join(s.text.strip() for s in segments if s.text.strip())
         return text.strip(), info.language or (language or "")
 
