@@ -148,12 +148,14 @@ def _engine(args, paths, settings) -> int:
     from app.engines import server
 
     uri = server.check_uri(args.uri, args.allow_remote)
+    protocol_out = None
     if uri.startswith("stdio"):
-        # stdout carries the protocol: point fd 1 (where native libraries print) at stderr.
-        proto = os.dup(1)
+        # The protocol keeps a private copy of stdout; fd 1, where print() and native libraries
+        # write, is pointed at stderr so they cannot corrupt it.
+        sys.stdout.flush()
+        protocol_out = os.fdopen(os.dup(1), "wb")
         os.dup2(2, 1)
-        sys.stdout = os.fdopen(proto, "w")
-    server.run(_core(paths, settings), uri)
+    server.run(_core(paths, settings), uri, protocol_out)
     return 0
 
 

@@ -12,6 +12,7 @@ import os
 import threading
 from functools import partial
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import urlparse
 
 import numpy as np
@@ -252,6 +253,18 @@ def make_handler(core: EngineCore):
     return Handler
 
 
+async def serve_stdio(core: EngineCore, protocol_out: BinaryIO) -> None:
+    """Serve one peer on stdin and ``protocol_out`` (a duplicate of the original stdout: fd 1
+    itself now points at stderr, so nothing a library prints can corrupt the protocol)."""
+    from wyoming.event import async_get_stdin
+
+    reader = await async_get_stdin()
+    loop = asyncio.get_running_loop()
+    transport, proto = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, protocol_out)
+    writer = asyncio.StreamWriter(transport, proto, None, loop)
+    await make_handler(core)(reader, writer).run()
+
+
 async def serve(core: EngineCore, uri: str) -> None:
     from wyoming.server import AsyncServer
 
@@ -276,9 +289,9 @@ async def serve(core: EngineCore, uri: str) -> None:
         await server.run(make_handler(core))
 
 
-def run(core: EngineCore, uri: str) -> None:
+def run(core: EngineCore, uri: str, protocol_out: BinaryIO | None = None) -> None:
     core.preload()
     try:
-        asyncio.run(serve(core, uri))
+        asyncio.run(serve_stdio(core, protocol_out) if protocol_out is not None else serve(core, uri))
     except KeyboardInterrupt:
         pass

