@@ -85,7 +85,9 @@ class Supervisor:
         deadline = time.monotonic() + READY_TIMEOUT_S
         while not self._stop.is_set():
             if proc.poll() is not None:
-                return f"the engine exited with code {proc.returncode} while starting"
+                last = self._last_stderr_line()
+                return (f"the engine exited with code {proc.returncode} while starting"
+                        + (f": {last}" if last else ""))
             if self.socket_path.exists():
                 try:
                     with EngineClient(self.uri, timeout=10) as c:
@@ -125,6 +127,13 @@ class Supervisor:
             self._set("restarting", problem)
             self._stop.wait(BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)])
             attempt += 1
+
+    def _last_stderr_line(self) -> str:
+        try:
+            lines = (self.paths.logs / "engine-stderr.log").read_text(errors="replace").splitlines()
+        except OSError:
+            return ""
+        return next((ln.strip() for ln in reversed(lines) if ln.strip()), "")[:300]
 
     def _terminate(self) -> None:
         proc = self.proc

@@ -1,0 +1,66 @@
+"""The supervisor runs the real engine on a private socket and brings it back after a crash."""
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import threading
+
+import numpy as np
+import pytest
+
+from app import paths as paths_mod
+from app.engines.client import EngineGone
+from app.engines.supervisor import Supervisor
+from tests.engine_proc import write_settings
+
+
+class States:
+    def __init__(self):
+        self.seen: list[tuple[str, str]] = []
+        self.cond = threading.Condition()
+
+    def __call__(self, state: str, detail: str) -> None:
+        with self.cond:
+            self.seen.append((state, detail))
+            self.cond.notify_all()
+
+    def wait_for(self, state: str, count: int, timeout: float = 120) -> None:
+        with self.cond:
+            ok = self.cond.wait_for(
+                lambda: sum(s == state for s, _ in self.seen) >= count
+                or any(s == "failed" for s, _ in self.seen), timeout)
+            ok = ok and not any(s == "failed" for s, _ in self.seen)
+        assert ok, f"never reached {state} x{count}: {self.seen}"
+
+
+def test_kill_during_request_restarts_and_next_request_works():
+    write_settings(tiers=["pyttsx3"])
+    states = States()
+    sup = Supervisor(paths_mod.resolve(), states)
+    sup.start()
+    try:
+        states.wait_for("ready", 1)
+        mode = stat.S_IMODE(os.stat(sup.socket_path).st_mode)
+        assert mode == 0o600
+        assert stat.S_IMODE(os.stat(sup.socket_path.parent).st_mode) == 0o700
+
+        first_pid = sup.proc.pid
+        client = sup.client()
+        long_reply = ["This is a long reply that keeps the engine busy for a while."] * 30
+        with pytest.raises(EngineGone):
+            for i, _chunk in enumerate(client.speak(long_reply)):
+                if i == 0:
+                    os.kill(first_pid, signal.SIGKILL)
+        client.close()
+
+        states.wait_for("restarting", 1)
+        states.wait_for("ready", 2)
+        assert sup.proc.pid != first_pid
+        with sup.client() as again:
+            audio = np.concatenate(list(again.speak(["Back online."])))
+        assert len(audio) > 4800
+    finally:
+        sup.stop()
+    assert states.seen[-1][0] == "stopped"
+    assert not sup.socket_path.exists()
