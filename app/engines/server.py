@@ -290,6 +290,13 @@ async def serve(core: EngineCore, uri: str) -> None:
 
 
 def run(core: EngineCore, uri: str, protocol_out: BinaryIO | None = None) -> None:
+    import signal
+
+    def _stop(*_):  # SIGTERM from the supervisor: unwind normally so the socket is removed
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _stop)
     core.preload()
     try:
         asyncio.run(serve_stdio(core, protocol_out) if protocol_out is not None else serve(core, uri))

@@ -58,6 +58,7 @@ class Supervisor:
         if self._thread is not None:
             self._thread.join(10)
             self._thread = None
+        self.socket_path.unlink(missing_ok=True)  # in case the engine could not clean up
         self._set("stopped", "")
 
     # -- internals ---------------------------------------------------------------------------

@@ -193,6 +193,8 @@ class Speech:
                     continue
                 finally:
                     worker.stop()
+                if not report.sentences and not self.cancel.is_set():
+                    raise UserError("There is nothing to say: the text is empty.")
                 break  # every sentence delivered (or cancelled): the chain is done
             else:
                 if current is not None or next(self._sentences, None) is not None:

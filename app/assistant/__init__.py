@@ -1,0 +1,4 @@
+from app.assistant.assistant import Action, Assistant, Reply
+from app.assistant.timers import Timer, Timers
+
+__all__ = ["Action", "Assistant", "Reply", "Timer", "Timers"]

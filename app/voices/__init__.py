@@ -1,0 +1,3 @@
+from app.voices.library import Voice, VoiceLibrary
+
+__all__ = ["Voice", "VoiceLibrary"]
