@@ -42,6 +42,7 @@ def parse_duration(text: str) -> float | None:
     text = text.lower()
     text = re.sub(r"\bhalf an hour\b|\ba half hour\b", "30 minutes", text)
     text = re.sub(r"\bquarter of an hour\b|\ba quarter hour\b", "15 minutes", text)
+    text = re.sub(r"\ba (couple|few)\b", r"\1", text)
     total = 0.0
     found = False
     for m in _DURATION.finditer(text):

@@ -96,6 +96,13 @@ class MainWindow(QMainWindow):
     def show_voice(self, name: str) -> None:
         self.voice_label.setText(f"voice: {name}")
 
+    def open_panel(self, which: str) -> None:
+        if which == "voices":
+            self.voice_dock.show()
+            self.voice_dock.raise_()
+        else:
+            self.show_message("The video panel is not built yet.")
+
     def show_message(self, text: str) -> None:
         self.note.setText(text)
 

@@ -44,14 +44,18 @@ class VoicePanel(QWidget):
         self.refresh()
 
     def refresh(self, active: str | None = None) -> None:
+        keep = self.selected()
+        self._active = active or getattr(self, "_active", None)
+        active = self._active
         self.list.clear()
         for v in self.library.list():
             label = f"{v.name}  ·  {v.duration_s:.1f} s  ·  {v.language}" + ("  (built in)" if v.bundled else "")
             item = QListWidgetItem(("★ " if active and v.name.lower() == active.lower() else "") + label)
             item.setData(256, v.name)
             self.list.addItem(item)
-        if self.list.count():
-            self.list.setCurrentRow(0)
+        rows = [self.list.item(i).data(256) for i in range(self.list.count())]
+        if rows:
+            self.list.setCurrentRow(rows.index(keep) if keep in rows else 0)
 
     def selected(self) -> str | None:
         item = self.list.currentItem()
