@@ -292,8 +292,15 @@ async def serve(core: EngineCore, uri: str) -> None:
 def run(core: EngineCore, uri: str, protocol_out: BinaryIO | None = None) -> None:
     import signal
 
-    def _stop(*_):  # SIGTERM from the supervisor: unwind normally so the socket is removed
-        raise KeyboardInterrupt
+    parsed = urlparse(uri)
+    sock = Path(parsed.netloc + parsed.path) if parsed.scheme == "unix" else None
+
+    def _stop(*_):
+        # SIGTERM from the supervisor: nothing here holds user data, so leave at once (waiting for
+        # an inference thread to notice could take seconds) after removing the socket.
+        if sock is not None:
+            sock.unlink(missing_ok=True)
+        os._exit(0)
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _stop)
@@ -302,3 +309,8 @@ def run(core: EngineCore, uri: str, protocol_out: BinaryIO | None = None) -> Non
         asyncio.run(serve_stdio(core, protocol_out) if protocol_out is not None else serve(core, uri))
     except KeyboardInterrupt:
         pass
+    # The peer is gone: do not wait for inference threads that may still be finishing a reply.
+    logging.shutdown()
+    if sock is not None:
+        sock.unlink(missing_ok=True)
+    os._exit(0)
