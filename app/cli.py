@@ -198,6 +198,7 @@ def _turn(args, paths, settings) -> int:
     _check_out(args.out)
     audio = clip.load(args.inp, clip.STT_RATE)
     core = _core(paths, settings)
+    core.preload()  # the voice loads while the question is transcribed
     assistant = Assistant(voices=lambda: [v.name for v in core.voices.list()],
                           settings=settings.assistant)
     chunks: list = []
