@@ -1,177 +1,290 @@
 """The assistant: heard text in, a reply (sentences + an action for the front end) out."""
 from __future__ import annotations
 
+import logging
+import random
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable, Iterator
 
+from app.assistant import history as hist
+from app.assistant.history import Turn
 from app.assistant.intents import Intent, match
-from app.assistant.numbers import parse_duration, say_duration
-from app.assistant.persona import Persona
-from app.assistant.timers import Timer, Timers
+from app.assistant.numbers import count_words, duration_adjective, say_date, say_duration, say_time
+from app.assistant.persona import SYSTEM_PROMPT, Persona
+from app.assistant.timers import MAX_SECONDS, Timer, Timers
+
+log = logging.getLogger(__name__)
+
+SPEED_STEP = 0.15
+VOLUME_STEP = 0.2
 
 
 @dataclass
 class Action:
-    kind: str = "none"
+    """Something the front end must do besides speaking."""
+    kind: str = "none"   # switch_voice | list_voices | stop | repeat | speed | volume | open_panel |
+    #                      timer_set | timer_cancel | timers_list | none
     value: object = None
 
 
 @dataclass
 class Reply:
     intent: str
-    sentences: Iterator[str]
+    sentences: Iterator[str]       # lazy: the first is ready before the rest (LLM streaming)
     action: Action = field(default_factory=Action)
     _said: list[str] | None = field(default=None, repr=False)
 
     def text(self) -> str:
+        """All sentences joined. Consumes the iterator; ``sentences`` then replays them."""
         if self._said is None:
             self._said = list(self.sentences)
             self.sentences = iter(self._said)
         return " ".join(self._said)
 
 
-@dataclass
-class Turn:
-    heard: str
-    reply: str
-    cut: bool = False
-
-
 class Assistant:
     def __init__(self, voices: Callable[[], list[str]] = lambda: [], settings=None,
-                 clock: Callable[[], datetime] = datetime.now, timers: Timers | None = None):
+                 clock: Callable[[], datetime] = datetime.now, timers: Timers | None = None,
+                 rng: random.Random | None = None):
+        """``settings`` is an ``app.settings.model.AssistantSettings`` (None: no LLM);
+        ``rng`` picks line variants at random but reproducibly (None: round-robin)."""
         self.voices, self.settings, self.clock, self.timers = voices, settings, clock, timers
-        self.persona = Persona()
+        self.persona = Persona(rng)
         self.history: list[Turn] = []
 
+    # -- the public face ----------------------------------------------------------------------
     def respond(self, heard: str) -> Reply:
-        intent = match(heard)
+        intent = match(heard, self._voice_names())
         handler = getattr(self, f"_{intent.name}", None)
         text, action = handler(intent) if handler else (self.persona.line(intent.name), Action())
-        if intent.name == "unknown" and self.settings is not None and getattr(
-                self.settings, "llm_url", None):
-            from app.assistant.llm import ask
-
-            return self._remember(heard, Reply("llm", ask(self, heard, fallback=text), action))
-        return self._remember(heard, Reply(intent.name, iter(split(text)), action))
+        if intent.name == "unknown" and self._llm_on():
+            reply = self._ask_llm(heard, text)
+        else:
+            reply = Reply(intent.name, iter(split(text)), action)
+        return self._remember(heard, reply)
 
     def note_cut(self, spoken: str) -> None:
-        """The user barged in: history keeps only what was actually heard."""
+        """The user barged in: history keeps only what was actually spoken before that."""
         if self.history:
-            self.history[-1].reply, self.history[-1].cut = spoken, True
+            turn = self.history[-1]
+            turn.reply, turn.cut = " ".join(spoken.split()), True
 
     def timer_due_text(self, timer: Timer) -> str:
+        """What to say when a timer or reminder is due."""
+        if timer.kind == "reminder":
+            return self.persona.line("reminder_due" if timer.label else "reminder_due_bare",
+                                     what=_what(timer.label))
         if timer.label:
-            return self.persona.line("reminder_due", label=timer.label)
-        return self.persona.line("timer_due", duration=say_duration(timer.seconds))
+            return self.persona.line("timer_due_label", label=timer.label)
+        return self.persona.line("timer_due", length=duration_adjective(timer.seconds))
 
-    # -- bookkeeping ----------------------------------------------------------------------
+    # -- bookkeeping ----------------------------------------------------------------------------
+    def _voice_names(self) -> list[str]:
+        try:
+            return list(self.voices())
+        except Exception:  # the library may be mid-change; a command must still be answered
+            log.exception("could not list voices")
+            return []
+
+    def _llm_on(self) -> bool:
+        return bool(self.settings is not None and getattr(self.settings, "llm_url", None))
+
     def _remember(self, heard: str, reply: Reply) -> Reply:
-        turn = Turn(heard, "")
+        """History records each sentence as it is handed out, so a cut reply keeps only those."""
+        turn = Turn(heard, "", False, reply.intent)
         self.history.append(turn)
+        hist.trim(self.history)
         inner = reply.sentences
 
         def recording() -> Iterator[str]:
             for s in inner:
-                turn.reply = f"{turn.reply} {s}".strip() if not turn.cut else turn.reply
+                if not turn.cut:
+                    turn.reply = f"{turn.reply} {s}".strip()
                 yield s
 
         reply.sentences = recording()
         return reply
 
-    # -- intents --------------------------------------------------------------------------
+    def _ask_llm(self, heard: str, unknown_text: str) -> Reply:
+        from app.assistant import llm
+
+        s = self.settings
+        messages = hist.messages(self.history, SYSTEM_PROMPT, heard)
+        stream = llm.sentences(llm.stream_reply(s.llm_url, s.llm_model, messages, s.llm_timeout_s),
+                               first_within=s.llm_timeout_s)
+        try:
+            first = next(stream)
+        except (llm.LlmError, StopIteration) as e:
+            log.warning("LLM unavailable, answering locally: %s", e or "empty reply")
+            lines = [self.persona.line("llm_fallback"), *split(unknown_text)]
+            return Reply("llm_fallback", iter(lines), Action())
+
+        def rest() -> Iterator[str]:
+            yield first
+            try:
+                yield from stream
+            except llm.LlmError as e:  # part of the answer was already spoken
+                log.warning("LLM stream broke: %s", e)
+                yield self.persona.line("llm_cut")
+
+        return Reply("llm", rest(), Action())
+
+    # -- intents ------------------------------------------------------------------------------
     def _time(self, _: Intent):
         now = self.clock()
-        return self.persona.line("time", time=now.strftime("%I:%M %p").lstrip("0")), Action()
+        return self.persona.line("time", time=say_time(now.hour, now.minute)), Action()
 
     def _date(self, _: Intent):
         now = self.clock()
-        return self.persona.line("date", date=f"{now:%A, %B} {now.day}, {now.year}"), Action()
+        return self.persona.line("date", date=say_date(now.year, now.month, now.day, f"{now:%A}")), Action()
 
-    def _day(self, _: Intent):
-        return self.persona.line("day", day=f"{self.clock():%A}"), Action()
+    def _day(self, i: Intent):
+        today = f"{self.clock():%A}"
+        asked = i.slots.get("weekday")
+        if asked:
+            key = "day_yes" if asked == today.lower() else "day_no"
+            return self.persona.line(key, day=today), Action()
+        return self.persona.line("day", day=today), Action()
 
     def _stop(self, _: Intent):
         return self.persona.line("stop"), Action("stop")
 
     def _repeat(self, _: Intent):
-        last = next((t.reply for t in reversed(self.history) if t.reply), None)
+        last = next((t.reply for t in reversed(self.history)
+                     if t.reply and t.intent not in ("stop", "nothing_heard")), None)
         return (last or self.persona.line("repeat_none")), Action("repeat")
 
     def _speed(self, i: Intent):
-        slower = i.slots.get("dir", "").startswith("slow")
+        slower = i.slots.get("dir") == "slower"
         return (self.persona.line("speed_slower" if slower else "speed_faster"),
-                Action("speed", -0.15 if slower else 0.15))
+                Action("speed", -SPEED_STEP if slower else SPEED_STEP))
 
     def _volume(self, i: Intent):
-        up = i.slots.get("dir", "") in ("louder", "speak up", "volume up", "turn it up")
-        return (self.persona.line("volume_louder" if up else "volume_softer"),
-                Action("volume", 0.2 if up else -0.2))
+        louder = i.slots.get("dir") == "louder"
+        return (self.persona.line("volume_louder" if louder else "volume_softer"),
+                Action("volume", VOLUME_STEP if louder else -VOLUME_STEP))
 
     def _list_voices(self, _: Intent):
-        names = self.voices()
-        return (self.persona.line("list_voices", count=_count(len(names), "voice"),
+        names = self._voice_names()
+        if not names:
+            return self.persona.line("list_voices_none"), Action("list_voices", [])
+        return (self.persona.line("list_voices", count=count_words(len(names), "voice"),
                                   voices=_and(names)), Action("list_voices", names))
 
     def _switch_voice(self, i: Intent):
-        from rapidfuzz import fuzz, process
-
-        wanted = i.slots.get("voice", "").strip()
-        names = self.voices()
-        best = process.extractOne(wanted, names, scorer=fuzz.WRatio, score_cutoff=70) if names else None
-        if not best:
-            return (self.persona.line("switch_voice_unknown", voice=wanted or "that",
+        names = self._voice_names()
+        wanted = i.slots.get("voice", "")
+        if not wanted:
+            return self.persona.line("switch_voice_which", voices=_and(names) or "none"), Action()
+        best = best_voice(wanted, names)
+        if best is None:
+            return (self.persona.line("switch_voice_unknown", voice=wanted,
                                       voices=_and(names) or "none"), Action())
-        return self.persona.line("switch_voice", voice=best[0]), Action("switch_voice", best[0])
+        return self.persona.line("switch_voice", voice=best), Action("switch_voice", best)
 
     def _open_panel(self, i: Intent):
-        panel = "video" if "video" in i.slots.get("panel", "") else "voices"
+        panel = i.slots.get("panel", "voices")
         label = "video panel" if panel == "video" else "voice library"
         return self.persona.line("open_panel", panel=label), Action("open_panel", panel)
 
     def _timer_set(self, i: Intent):
-        return self._start_timer(parse_duration(i.slots["_text"]), "")
+        return self._start(i.slots.get("seconds"), i.slots.get("label", ""), "timer")
 
     def _reminder_set(self, i: Intent):
-        seconds = parse_duration(i.slots.get("when") or i.slots.get("when2") or i.slots["_text"])
-        return self._start_timer(seconds, (i.slots.get("label") or "").strip() or "do that thing")
+        return self._start(i.slots.get("seconds"), i.slots.get("label", ""), "reminder")
 
-    def _start_timer(self, seconds: float | None, label: str):
+    def _start(self, seconds: float | None, label: str, kind: str):
         if not seconds:
             return self.persona.line("timer_no_duration"), Action()
-        timer = self.timers.add(seconds, label) if self.timers else None
-        key = "reminder_set" if label else "timer_set"
-        text = self.persona.line(key, duration=say_duration(seconds), label=label)
-        return text, Action("timer_set", timer or {"seconds": seconds, "label": label})
+        if seconds > MAX_SECONDS:
+            return self.persona.line("timer_too_long"), Action()
+        timer = (self.timers.add(seconds, label, kind) if self.timers else
+                 Timer(0, seconds, label, kind=kind))
+        duration = say_duration(seconds)
+        if kind == "reminder":
+            text = self.persona.line("reminder_set" if label else "reminder_set_bare",
+                                     duration=duration, what=_what(label))
+        elif label:
+            text = self.persona.line("timer_set_label", duration=duration, label=label)
+        else:
+            text = self.persona.line("timer_set", duration=duration)
+        return text, Action("timer_set", timer)
 
     def _timers_list(self, _: Intent):
         pending = self.timers.pending() if self.timers else []
         if not pending:
             return self.persona.line("timers_none"), Action("timers_list", [])
-        import time
+        items = _and([self._describe(t) for t in pending])
+        noun = "timer" if all(t.kind == "timer" for t in pending) else (
+            "reminder" if all(t.kind == "reminder" for t in pending) else "timer or reminder")
+        count = count_words(len(pending), noun).replace("timer or reminders", "timers and reminders")
+        return (self.persona.line("timers_list", count=count, items=items),
+                Action("timers_list", pending))
 
-        now = time.monotonic()
-        items = _and([f"{t.label or 'timer'} with {say_duration(t.remaining(now))} left"
-                      for t in pending])
-        return (self.persona.line("timers_list", count=_count(len(pending), "timer"), items=items),
-                Action("timers_list", [t.id for t in pending]))
+    def _describe(self, t: Timer) -> str:
+        left = say_duration(max(1, round(self.timers.remaining(t))))
+        if t.kind == "reminder":
+            return f"a reminder {_what(t.label)} in {left}" if t.label else f"a reminder in {left}"
+        name = t.label or duration_adjective(t.seconds)
+        return f"the {name} timer with {left} left"
 
-    def _timer_cancel(self, _: Intent):
-        gone = self.timers.cancel() if self.timers else []
-        return (self.persona.line("timer_cancel", count=_count(len(gone), "timer")),
-                Action("timer_cancel", [t.id for t in gone]))
+    def _timer_cancel(self, i: Intent):
+        pending = self.timers.pending() if self.timers else []
+        if not pending:
+            return self.persona.line("timer_cancel_none"), Action("timer_cancel", [])
+        which, seconds = i.slots.get("which", ""), i.slots.get("seconds")
+        if which == "all" or (not which and not seconds):
+            # "cancel the timer" with several running: the newest, as an undo would
+            chosen = pending if which == "all" else [max(pending, key=lambda t: t.id)]
+        else:
+            chosen = _pick_timers(pending, which, seconds)
+        if not chosen:
+            items = _and([self._describe(t) for t in pending])
+            return self.persona.line("timer_cancel_nomatch", items=items), Action()
+        gone = [g for t in chosen for g in self.timers.cancel(t.id)]
+        noun = "reminder" if all(t.kind == "reminder" for t in gone) else "timer"
+        return (self.persona.line("timer_cancel", count=count_words(len(gone), noun)),
+                Action("timer_cancel", gone))
+
+
+def best_voice(wanted: str, names: list[str]) -> str | None:
+    """The library voice a spoken name means ("narator" → "Narrator"), or None."""
+    from rapidfuzz import fuzz, process, utils
+
+    if not names:
+        return None
+    hit = process.extractOne(wanted, names, scorer=fuzz.WRatio, processor=utils.default_process,
+                             score_cutoff=75)
+    return hit[0] if hit else None
+
+
+def _pick_timers(pending: list[Timer], which: str, seconds: float | None) -> list[Timer]:
+    from rapidfuzz import fuzz, utils
+
+    if seconds:
+        by_length = [t for t in pending if abs(t.seconds - seconds) < 1]
+        if by_length:
+            return by_length
+    if which:
+        scored = [(fuzz.partial_ratio(which, t.label, processor=utils.default_process), t)
+                  for t in pending if t.label]
+        best = max((s for s, _ in scored), default=0)
+        if best >= 80:
+            return [t for s, t in scored if s == best]
+    return []
+
+
+def _what(label: str) -> str:
+    """A reminder label as the rest of "remind you ...": "to check the oven", "about the meeting"."""
+    return label if label.startswith("about ") else f"to {label}"
 
 
 def split(text: str) -> list[str]:
+    """Our own lines into sentences (first letter upper-case, for lines that start with a value)."""
     parts = re.split(r"(?<=[.!?])\s+(?=[A-Za-z0-9])", text.strip())
     return [p[0].upper() + p[1:] for p in parts if p]
-
-
-def _count(n: int, noun: str) -> str:
-    words = ["no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
-    return f"{words[n] if n < len(words) else n} {noun}{'' if n == 1 else 's'}"
 
 
 def _and(items: list[str]) -> str:
