@@ -22,7 +22,7 @@ def atomic_open(path: Path, mode: str = "wb") -> Iterator[IO]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def write_bytes(path: Path, data: bytes) -> None:
@@ -34,7 +34,8 @@ def write_text(path: Path, text: str) -> None:
     write_bytes(path, text.encode("utf-8"))
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
+    """Make a rename or deletion in ``folder`` durable (POSIX; Windows has no directory fsync)."""
     if os.name != "posix":
         return
     fd = os.open(folder, os.O_RDONLY)

