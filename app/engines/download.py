@@ -18,6 +18,7 @@ import urllib.request
 from pathlib import Path
 from typing import Callable
 
+from app import atomic
 from app.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,8 @@ def fetch_file(url: str, dest: Path, size: int, sha256: str | None = None, *,
                 raise UserError(f"The download of {dest.name} stopped at {job.have} of {size} bytes "
                                 f"({e}); run it again to resume.") from None
             log.info("download of %s dropped (%s); retry %d of %d", dest.name, e, attempt, retries)
-            if cancel is not None and cancel.wait(retry_delay * 2 ** (attempt - 1)):
+            # Back off before retrying; without a cancel event, wait on a private one (a plain pause).
+            if (cancel or threading.Event()).wait(retry_delay * 2 ** (attempt - 1)):
                 raise DownloadCancelled(f"The download of {dest.name} was cancelled; "
                                         "run it again to resume.") from None
     job.finish()
@@ -158,7 +160,11 @@ class _Transfer:
             mode = "wb"
         else:
             raise UserError(f"Unexpected answer HTTP {resp.status} while downloading {self.dest.name}.")
-        with open(self.part, mode) as out:
+        try:
+            out = open(self.part, mode)
+        except OSError as e:  # e.g. the model folder was removed by another process meanwhile
+            raise UserError(f"Could not write {self.part} ({e.strerror or e}).") from None
+        with out:
             while True:
                 self._cancelled()
                 try:
@@ -195,15 +201,10 @@ class _Transfer:
                 raise UserError(f"{self.dest.name} failed its sha256 check (expected "
                                 f"{self.sha256[:12]}…, got {got[:12]}…), so it was deleted; "
                                 "try the download again.")
-        os.replace(self.part, self.dest)
-        _fsync_dir(self.dest.parent)
+        try:
+            os.replace(self.part, self.dest)
+        except OSError as e:  # the folder went away (a model removal in another process)
+            raise UserError(f"Could not move {self.dest.name} into place ({e.strerror or e}); "
+                            "was the model folder removed during the download?") from None
+        atomic.fsync_dir(self.dest.parent)
 
-
-def _fsync_dir(folder: Path) -> None:
-    if os.name != "posix":
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -9,7 +9,24 @@ Three ways a model is there:
   ``<models_dir>/<name>/``, pinned to a revision, every file size- and sha256-checked.
 
 A model folder counts as installed only once its ``.complete`` manifest is written, which happens
-last; partial files (``*.part``) are kept so an interrupted download resumes.
+last; partial files (``*.part``) are kept so an interrupted download resumes. ``remove`` renames a
+folder aside (``.<name>.removing-*``) before deleting it, so a crash midway never leaves something
+that looks like a model; leftovers are swept on the next remove or download.
+
+Licences that need consent (XTTS v2: CPML, non-commercial): the caller asks the user, then passes
+``accept_licence=True``; the store records it as ``tos_agreed.txt`` in the model folder, the file
+coqui-tts itself checks before it would otherwise prompt on the console.
+
+Extra catalogue (``KAYTOO_MODEL_CATALOGUE=/path/catalogue.json``): models served by your own mirror,
+e.g. a fine-tuned XTTS or another pinned revision. An entry replaces the built-in one of the same
+name (``xtts-v2`` is what the XTTS tier loads). Every file needs its size and sha256::
+
+    {"models": [{"name": "my-xtts", "kind": "tts", "licence": "CPML (non-commercial)",
+                 "repo": "me/my-xtts", "revision": "main", "needs_consent": true,
+                 "note": "optional text",
+                 "files": [{"name": "model.pth", "size": 123, "sha256": "<64 hex digits>"}]}]}
+
+Files are fetched from ``<mirror>/<repo>/resolve/<revision>/<file>``.
 """
 from __future__ import annotations
 
@@ -18,8 +35,10 @@ import importlib.util
 import json
 import logging
 import os
+import re
 import shutil
 import threading
+import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Literal
@@ -32,11 +51,17 @@ log = logging.getLogger(__name__)
 
 HUB_URL = "https://huggingface.co"
 MIRROR_ENV = "KAYTOO_MODEL_MIRROR"
+CATALOGUE_ENV = "KAYTOO_MODEL_CATALOGUE"
 MARKER = ".complete"
 DEFAULT_MODEL = "tiny.en"
+# coqui-tts's own consent marker and wording (TTS.utils.manage.ModelManager.ask_tos/tos_agreed).
+TOS_FILE = "tos_agreed.txt"
+TOS_TEXT = "I have read, understood and agreed to the Terms and Conditions."
+_REMOVING = ".removing-"
 
 __all__ = ["ModelStore", "ModelInfo", "ModelSpec", "RemoteFile", "PackageSource", "CATALOGUE",
-           "DownloadCancelled", "DEFAULT_MODEL"]
+           "CATALOGUE_ENV", "DownloadCancelled", "DEFAULT_MODEL", "TOS_FILE", "load_catalogue",
+           "default_catalogue"]
 
 
 @dataclass(frozen=True)
@@ -70,6 +95,7 @@ class ModelSpec:
     files: tuple[RemoteFile, ...]
     bundled: PackageSource | None = None
     note: str = ""
+    needs_consent: bool = False   # the licence must be accepted before download and use
 
     @property
     def size_bytes(self) -> int:
@@ -85,6 +111,8 @@ class ModelInfo:
     installed: bool    # usable without a download
     bundled: bool      # an installed registry package provides it
     note: str = ""
+    needs_consent: bool = False
+
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -166,8 +194,99 @@ CATALOGUE: tuple[ModelSpec, ...] = (
                     "f0f6137c19a4eab0cbbe4c99b5babacf68b1746e50da90807708c10e645b943b"),
          RemoteFile("model.pth", 1867929118,
                     "c7ea20001c6a0a841c77e252d8409f6a74fb423e79b3206a0771ba5989776187")),
-        note="Coqui XTTS v2 voice cloning; non-commercial licence, needs the user's consent."),
+        note="Coqui XTTS v2 voice cloning; non-commercial licence, needs the user's consent.",
+        needs_consent=True),
 )
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")   # a plain folder or file name, never a path
+_REPO = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*")
+_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
+_SPEC_KEYS = {"name", "kind", "licence", "repo", "revision", "files", "note", "needs_consent"}
+
+
+def load_catalogue(path: Path) -> tuple[ModelSpec, ...]:
+    """The models described in a catalogue JSON file (format in the module docstring)."""
+    path = Path(path).expanduser()
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"The model catalogue {path} does not exist.") from None
+    except (OSError, UnicodeDecodeError) as e:
+        why = getattr(e, "strerror", None) or e
+        raise UserError(f"The model catalogue {path} cannot be read ({why}).") from None
+    except ValueError as e:
+        raise UserError(f"The model catalogue {path} is not valid JSON ({e}).") from None
+    try:
+        if not isinstance(raw, dict) or not isinstance(raw.get("models"), list):
+            raise ValueError('it needs a "models" list at the top')
+        specs = tuple(_spec_from_json(entry, f"models[{i}]") for i, entry in enumerate(raw["models"]))
+        names = [s.name for s in specs]
+        twice = next((n for n in names if names.count(n) > 1), None)
+        if twice:
+            raise ValueError(f"{twice!r} is listed twice")
+    except ValueError as e:
+        raise UserError(f"The model catalogue {path} is invalid: {e}.") from None
+    return specs
+
+
+def _spec_from_json(entry: object, where: str) -> ModelSpec:
+    if not isinstance(entry, dict):
+        raise ValueError(f"{where} is not an object")
+    unknown = sorted(set(entry) - _SPEC_KEYS)
+    if unknown:
+        raise ValueError(f"{where} has an unknown key {unknown[0]!r}")
+
+    def text(key: str, pattern: re.Pattern | None = None) -> str:
+        value = entry.get(key)
+        if not isinstance(value, str) or not value or (pattern and not pattern.fullmatch(value)):
+            raise ValueError(f"{where}.{key} is missing or not a valid {key}")
+        return value
+
+    name = text("name", _NAME)
+    kind = text("kind")
+    if kind not in ("stt", "tts"):
+        raise ValueError(f"{where}.kind must be \"stt\" or \"tts\"")
+    consent = entry.get("needs_consent", False)
+    if not isinstance(consent, bool):
+        raise ValueError(f"{where}.needs_consent must be true or false")
+    note = entry.get("note", "")
+    if not isinstance(note, str):
+        raise ValueError(f"{where}.note must be text")
+    files = entry.get("files")
+    if not isinstance(files, list) or not files:
+        raise ValueError(f"{where}.files must be a non-empty list")
+    remote = tuple(_file_from_json(f, f"{where}.files[{j}]") for j, f in enumerate(files))
+    fnames = [f.name for f in remote]
+    if len(set(fnames)) != len(fnames):
+        raise ValueError(f"{where}.files names a file twice")
+    return ModelSpec(name, kind, text("licence"), text("repo", _REPO), text("revision", _NAME),
+                     remote, note=note, needs_consent=consent)
+
+
+def _file_from_json(f: object, where: str) -> RemoteFile:
+    if not isinstance(f, dict) or set(f) != {"name", "size", "sha256"}:
+        raise ValueError(f"{where} needs exactly name, size and sha256")
+    name, size, digest = f["name"], f["size"], f["sha256"]
+    if not isinstance(name, str) or not _NAME.fullmatch(name) or name == TOS_FILE:
+        raise ValueError(f"{where}.name must be a plain file name")
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise ValueError(f"{where}.size must be a whole number of bytes")
+    if not isinstance(digest, str) or not _SHA256.fullmatch(digest):
+        raise ValueError(f"{where}.sha256 must be 64 hex digits")
+    return RemoteFile(name, size, digest.lower())
+
+
+def default_catalogue(env: dict[str, str] | None = None) -> tuple[ModelSpec, ...]:
+    """The built-in catalogue plus the file ``KAYTOO_MODEL_CATALOGUE`` names (same names replace)."""
+    extra = (os.environ if env is None else env).get(CATALOGUE_ENV)
+    if not extra:
+        return CATALOGUE
+    specs = {s.name: s for s in CATALOGUE}
+    for s in load_catalogue(Path(extra)):
+        if s.name in specs:
+            log.info("model catalogue %s replaces the built-in entry %s", extra, s.name)
+        specs[s.name] = s
+    return tuple(specs.values())
 
 
 def package_dir(import_name: str) -> Path | None:
@@ -188,7 +307,7 @@ class ModelStore:
         self.models_dir = Path(models_dir)
         self.base_url = (base_url or os.environ.get(MIRROR_ENV) or HUB_URL).rstrip("/")
         check_url(self.base_url)
-        self._specs = {s.name: s for s in (CATALOGUE if catalogue is None else catalogue)}
+        self._specs = {s.name: s for s in (default_catalogue() if catalogue is None else catalogue)}
         self.timeout, self.retries, self.retry_delay = timeout, retries, retry_delay
         self._locks: dict[str, threading.Lock] = {}  # one download or assembly per model at a time
         self._locks_guard = threading.Lock()
@@ -211,7 +330,8 @@ class ModelStore:
         for s in self._specs.values():
             bundled = self._bundle_available(s)
             installed = bundled or self._installed_path(s) is not None
-            infos.append(ModelInfo(s.name, s.kind, s.size_bytes, s.licence, installed, bundled, s.note))
+            infos.append(ModelInfo(s.name, s.kind, s.size_bytes, s.licence, installed, bundled, s.note,
+                                   s.needs_consent))
         return infos
 
     def path_for(self, name: str) -> Path | None:
@@ -323,26 +443,87 @@ class ModelStore:
 
     # ---- downloads ------------------------------------------------------------------------
     def download(self, name: str, progress: Callable[[int, int], None] | None = None,
-                 cancel: threading.Event | None = None) -> Path:
+                 cancel: threading.Event | None = None, *, accept_licence: bool = False) -> Path:
         """Make ``name`` usable and return its folder: bundled → at once; otherwise download.
 
         ``progress(done, total)`` gets bytes on disk for the whole model. Setting ``cancel`` stops
         soon with DownloadCancelled and keeps partial files; the next call resumes them.
+        ``accept_licence``: the user accepted the licence of a ``needs_consent`` model; it is
+        recorded in the folder once the model is in place (see ``record_consent``). Asking is the
+        caller's job: the store does not refuse without it.
         """
         spec = self.spec(name)
         found = self.path_for(name)
-        if found is not None:
-            if progress:
-                progress(spec.size_bytes, spec.size_bytes)
-            return found
-        with self._lock_for(spec.name):
-            if self._complete(spec):
-                return self.models_dir / spec.name
-            return self._download_locked(spec, progress, cancel)
+        if found is None:
+            with self._lock_for(spec.name):
+                if self._complete(spec):
+                    found = self.models_dir / spec.name
+                else:
+                    found = self._download_locked(spec, progress, cancel)
+        elif progress:
+            progress(spec.size_bytes, spec.size_bytes)
+        if accept_licence:
+            self.record_consent(spec.name)
+        return found
+
+    def record_consent(self, name: str, accepted: bool = True) -> None:
+        """Record (or withdraw) the user's acceptance of a ``needs_consent`` model's licence as
+        ``tos_agreed.txt`` in its downloaded folder: coqui-tts then loads it without asking on the
+        console. Does nothing for other models or a model not downloaded yet."""
+        spec = self.spec(name)
+        folder = self.models_dir / spec.name
+        if not spec.needs_consent or not folder.is_dir():
+            return
+        tos = folder / TOS_FILE
+        if accepted:
+            if not tos.is_file():
+                atomic.write_text(tos, TOS_TEXT)
+        elif tos.exists():
+            tos.unlink()
+            atomic.fsync_dir(folder)
+
+    def remove(self, name: str) -> None:
+        """Delete a downloaded model, or what an interrupted download left of it.
+
+        The folder is renamed aside first (atomic), so it stops counting as installed at once and a
+        crash midway leaves only a hidden leftover, swept later. Bundled models cannot be removed.
+        """
+        spec = self.spec(name)
+        if self._bundle_available(spec):
+            raise UserError(f"{spec.name} comes with Kaytoo (package {', '.join(spec.bundled.packages)}), "
+                            "so it cannot be removed.")
+        folder = self.models_dir / spec.name
+        lock = self._lock_for(spec.name)
+        if not lock.acquire(blocking=False):
+            raise UserError(f"{spec.name} is being downloaded; cancel the download before removing it.")
+        try:
+            if not folder.is_dir():
+                raise UserError(f"{spec.name} is not downloaded, so there is nothing to remove.")
+            aside = self.models_dir / f".{spec.name}{_REMOVING}{uuid.uuid4().hex[:8]}"
+            try:
+                os.replace(folder, aside)
+            except OSError as e:  # Windows: a file in it is open (the engine is using the model)
+                raise UserError(f"Could not remove {spec.name} ({e.strerror or e}); close whatever "
+                                "is using it and try again.") from None
+            atomic.fsync_dir(self.models_dir)
+        finally:
+            lock.release()
+        log.info("removed model %s from %s", spec.name, folder)
+        self._sweep_removed()
+
+    def _sweep_removed(self) -> None:
+        """Delete folders set aside by ``remove``; one still in use is retried next time."""
+        if not self.models_dir.is_dir():
+            return
+        for aside in self.models_dir.glob(f".*{_REMOVING}*"):
+            shutil.rmtree(aside, ignore_errors=True)
+            if aside.exists():
+                log.warning("could not delete %s yet; it will be retried", aside)
 
     def _download_locked(self, spec: ModelSpec, progress: Callable[[int, int], None] | None,
                          cancel: threading.Event | None) -> Path:
         dest = self.models_dir / spec.name
+        self._sweep_removed()  # a crashed removal must not hold the disk space we are about to need
         dest.mkdir(parents=True, exist_ok=True)
         (dest / MARKER).unlink(missing_ok=True)  # a stale manifest of another revision
         total = spec.size_bytes
