@@ -74,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     im.add_argument("zip", type=Path)
     im.add_argument("--json", action="store_true")
 
-    m = sub.add_parser("models", help="speech models: list or download")
+    m = sub.add_parser("models", help="speech models: list, download or remove")
     ms = m.add_subparsers(dest="action", required=True, parser_class=_Parser)
     ms.add_parser("list").add_argument("--json", action="store_true")
     d = ms.add_parser("download")
@@ -82,6 +82,13 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--accept-licence", action="store_true",
                    help="accept a non-commercial model licence (XTTS: CPML) without asking")
     d.add_argument("--json", action="store_true")
+    rm = ms.add_parser("remove", help="delete a downloaded model (bundled ones stay)")
+    rm.add_argument("name")
+    rm.add_argument("--json", action="store_true")
+
+    from app.video.cli import add_video_parser
+
+    add_video_parser(sub)
     return p
 
 
@@ -115,12 +122,18 @@ def _run(args: argparse.Namespace) -> int:
     command = args.command or "gui"
     handler: Callable[..., int] = {
         "gui": _gui, "engine": _engine, "listen": _listen, "say": _say, "turn": _turn,
-        "voices": _voices, "models": _models}[command]
+        "voices": _voices, "models": _models, "video": _video}[command]
     return handler(args, paths, settings)
 
 
 def _print(args, data: dict, human: str) -> None:
     print(json.dumps(data) if getattr(args, "json", False) else human)
+
+
+def _video(args, paths, settings) -> int:
+    from app.video.cli import run_video
+
+    return run_video(args, paths, settings)
 
 
 def _core(paths, settings):
@@ -255,27 +268,41 @@ def _models(args, paths, settings) -> int:
         infos = store.known()
         _print(args, {"models": [_asdict(i) for i in infos]},
                "\n".join(f"{i.name:18} {i.kind:4} {i.size_bytes / 1e6:8.0f} MB  "
-                         f"{'installed' if i.installed else 'not installed':13} {i.licence}"
-                         for i in infos))
+                         f"{'bundled' if i.bundled else 'installed' if i.installed else 'not installed':13} "
+                         f"{i.licence}" for i in infos))
         return 0
-    info = next((i for i in store.known() if i.name == args.name), None)
-    if info is not None and "cpml" in str(info.licence).lower():
+    if args.action == "remove":
+        store.remove(args.name)
+        _print(args, {"removed": args.name}, f"removed model {args.name}")
+        return 0
+    spec = store.spec(args.name)
+    if spec.needs_consent:
         if not args.accept_licence:
-            raise UserError(f"{args.name} is under the Coqui Public Model License (non-commercial "
-                            "use only); pass --accept-licence to accept it and download.")
-        from app.settings import save
+            raise UserError(f"{spec.name} is under the licence {spec.licence}, which must be "
+                            "accepted first; pass --accept-licence to accept it and download.")
+        if spec.name == "xtts-v2" and not settings.tts.xtts_consent:  # the model the XTTS tier loads
+            from app.settings import save
 
-        settings.tts.xtts_consent = True
-        save(paths.settings_file, settings)
+            settings.tts.xtts_consent = True
+            save(paths.settings_file, settings)
+
+    shown = -1
 
     def progress(done: int, total: int) -> None:
-        if not args.json and total:
-            print(f"\r{args.name}: {done / 1e6:.1f} / {total / 1e6:.1f} MB", end="", file=sys.stderr)
+        nonlocal shown
+        percent = int(100 * done / total) if total else 100
+        if args.json or percent == shown:  # one update per percent: a log file stays readable
+            return
+        shown = percent
+        print(f"\r{args.name}: {percent:3d}% ({done / 1e6:.1f} of {total / 1e6:.1f} MB)", end="",
+              file=sys.stderr, flush=True)
 
-    path = store.download(args.name, progress)
-    if not args.json:
-        print(file=sys.stderr)
-    _print(args, {"model": args.name, "path": str(path)}, f"{args.name} installed in {path}")
+    try:
+        path = store.download(spec.name, progress, accept_licence=args.accept_licence)
+    finally:
+        if shown >= 0:  # end the progress line, also before an error message
+            print(file=sys.stderr)
+    _print(args, {"model": spec.name, "path": str(path)}, f"{spec.name} installed in {path}")
     return 0
 
 
