@@ -1,51 +1,128 @@
-"""Finding audio devices by name, with clear messages when there are none."""
+"""Finding audio devices by name, with clear messages when there are none or one went away.
+
+PortAudio lists devices once, when it is initialised: a headset plugged in later is invisible
+until it is re-initialised (``rescan``). Re-initialising closes every open stream, so callers
+close theirs first (the controller does: player closed, rescan, player reopened).
+"""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from app.errors import UserError
 
+log = logging.getLogger(__name__)
 
-@dataclass
+
+def close_stream(stream, what: str, abort: bool = False) -> None:
+    """Stop (or abort: drop what is queued) and close a sounddevice stream; never raises."""
+    try:
+        (stream.abort if abort else stream.stop)()
+        stream.close()
+    except Exception:  # the device vanished: nothing left to close
+        log.warning("%s stream did not close cleanly", what, exc_info=True)
+
+KINDS = ("input", "output")
+
+
+@dataclass(frozen=True)
 class Device:
     index: int
     name: str
     inputs: int
     outputs: int
     default_rate: int
+    hostapi: str = ""
+    is_default: bool = False
+
+    def has(self, kind: str) -> bool:
+        return (self.inputs if kind == "input" else self.outputs) > 0
 
 
 def rescan() -> None:
-    """PortAudio lists devices once at start-up: re-initialise to see hot-plugged ones."""
+    """Re-initialise PortAudio so hot-plugged (or removed) devices show up. Closes open streams."""
     import sounddevice as sd
 
-    sd._terminate()
+    try:
+        sd._terminate()
+    except Exception:  # not initialised: nothing to close
+        pass
     sd._initialize()
 
 
-def list_devices() -> list[Device]:
+def list_devices(kind: str | None = None) -> list[Device]:
+    """Every device PortAudio sees (only those with ``kind`` channels when given)."""
     import sounddevice as sd
 
     try:
         raw = sd.query_devices()
+        apis = [a["name"] for a in sd.query_hostapis()]
+        defaults = tuple(sd.default.device)
     except Exception as e:  # PortAudio missing or broken
-        raise UserError(f"The audio system is not available ({e}).") from None
-    return [Device(i, d["name"], d["max_input_channels"], d["max_output_channels"],
-                   int(d["default_samplerate"])) for i, d in enumerate(raw)]
+        raise UserError(f"The audio system is not available ({_short(e)}).") from None
+    out = []
+    for i, d in enumerate(raw):
+        dev = Device(i, d["name"], int(d["max_input_channels"]), int(d["max_output_channels"]),
+                     int(d["default_samplerate"]), apis[d["hostapi"]] if d["hostapi"] < len(apis) else "")
+        is_default = (dev.inputs and i == defaults[0]) or (dev.outputs and i == defaults[1])
+        out.append(Device(**{**dev.__dict__, "is_default": bool(is_default)}))
+    return [d for d in out if kind is None or d.has(kind)]
 
 
-def pick(name: str | None, kind: str) -> Device:
-    """The device called ``name`` (or containing it), else the default; ``kind`` is input/output."""
-    import sounddevice as sd
+def names(kind: str) -> list[str]:
+    """Device names for a settings list (empty when the audio system is unavailable)."""
+    try:
+        return [d.name for d in list_devices(kind)]
+    except UserError:
+        return []
 
-    key = "inputs" if kind == "input" else "outputs"
-    devices = [d for d in list_devices() if getattr(d, key) > 0]
+
+def pick(name: str | None, kind: str, allow_rescan: bool = False) -> Device:
+    """The device called ``name`` (exactly, else containing it), or the default one.
+
+    ``kind`` is "input" or "output". With ``allow_rescan`` a named device that is missing causes
+    one PortAudio re-initialisation (it may have been plugged in since start-up).
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
+    devices = list_devices(kind)
+    found = _match(devices, name) if name else None
+    if name and found is None and allow_rescan:
+        rescan()
+        devices = list_devices(kind)
+        found = _match(devices, name)
     if not devices:
         raise UserError(f"No audio {kind} device was found; plug one in or check the sound settings.")
     if name:
-        for d in devices:
-            if d.name == name or name.lower() in d.name.lower():
-                return d
-        raise UserError(f"The {kind} device '{name}' is not connected; choose another in Settings.")
-    default = sd.default.device[0 if kind == "input" else 1]
-    return next((d for d in devices if d.index == default), devices[0])
+        if found is None:
+            raise UserError(f"The {kind} device '{name}' is not connected; plug it in or choose "
+                            "another in Settings.")
+        return found
+    return _default(devices, kind)
+
+
+def _match(devices: list[Device], name: str) -> Device | None:
+    exact = [d for d in devices if d.name == name]
+    if exact:
+        return exact[0]
+    return next((d for d in devices if name.lower() in d.name.lower()), None)
+
+
+def _default(devices: list[Device], kind: str) -> Device:
+    """The system default. On Linux the sound server's own device ("pipewire", "pulse") is
+    preferred to ALSA's "default" alias: both reach the user's chosen device, but an input on the
+    alias opened beside a running output delivered no audio the first time (PulseAudio 16)."""
+    for wanted in ("pipewire", "pulse"):
+        d = next((d for d in devices if d.name.lower() == wanted), None)
+        if d is not None:
+            return d
+    preferred = next((d for d in devices if d.is_default), None)
+    if preferred is not None:
+        return preferred
+    d = next((d for d in devices if d.name.lower() == "default"), None)
+    return d if d is not None else devices[0]
+
+
+def _short(e: Exception) -> str:
+    text = str(e).strip().splitlines()
+    return text[0] if text else type(e).__name__
