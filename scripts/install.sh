@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   python3 python3-venv espeak-ng ffmpeg libportaudio2 libsndfile1
   pulseaudio pulseaudio-utils libasound2-plugins          # virtual sound devices for tests/headless
-  xvfb imagemagick fonts-dejavu-core                      # a real window without a screen
+  xvfb imagemagick fonts-dejavu-core libxtst6             # a real window without a screen (XTest: hotkey tests)
   libegl1 libgl1 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0
   libxcb-render-util0 libxcb-xinerama0 libxcb-shape0 libxcb-randr0 libdbus-1-3 libfontconfig1
 )

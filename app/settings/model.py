@@ -64,6 +64,7 @@ class EngineSettings(_Section):
 class UiSettings(_Section):
     theme: Literal["system", "dark", "light"] = "system"
     ptt_key: str = "Space"
+    global_ptt_key: str | None = None   # a system-wide push-to-talk key (X11 only); None: off
     first_run_done: bool = False
 
 

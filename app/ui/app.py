@@ -1,56 +1,87 @@
 """Starts the desktop app: window on the Qt main thread, controller on its own QThread.
 
 ``--smoke --mic-file Q.wav --screenshot out.png`` runs one scripted turn with the file as the
-microphone, saves a picture of the window and exits (0 on success).
+microphone (pressing and releasing the push-to-talk key like a user), saves a picture of the
+window and exits: 0 when Kaytoo answered, non-zero with a one-line reason otherwise.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, QTimer, Slot
+if TYPE_CHECKING:
+    from PySide6.QtCore import QThread
+
+    from app.ui.controller import Controller
+    from app.ui.main_window import MainWindow
 
 
 def run_gui(argv: list[str]) -> int:
-    from PySide6.QtWidgets import QApplication
-
-    from app import paths as paths_mod
-    from app.settings import load
-
+    """``argv[0]`` is the program name (as in sys.argv)."""
     p = argparse.ArgumentParser(prog="kaytoo gui")
-    p.add_argument("--smoke", action="store_true")
-    p.add_argument("--mic-file", type=Path)
-    p.add_argument("--screenshot", type=Path)
-    p.add_argument("--timeout", type=float, default=240.0)
+    p.add_argument("--smoke", action="store_true", help="one scripted turn, then exit")
+    p.add_argument("--mic-file", type=Path, help="use this audio file as the microphone")
+    p.add_argument("--screenshot", type=Path, help="save a PNG of the window (smoke mode)")
+    p.add_argument("--timeout", type=float, default=240.0, help="smoke mode: give up after seconds")
+    p.add_argument("--theme", choices=("system", "dark", "light"), help="override the theme")
+    p.add_argument("--hold", type=float, default=0.0,
+                   help="smoke mode: keep the window up this many seconds after the turn "
+                        "(for a screen capture; 'screenshot ready' is printed when it may be taken)")
     args = p.parse_args(argv[1:])
-
-    import os
+    if args.smoke and args.mic_file is None:
+        print("kaytoo gui: --smoke needs --mic-file AUDIO (the question to ask)", file=sys.stderr)
+        return 2
+    if args.mic_file is not None and not args.mic_file.is_file():
+        print(f"kaytoo gui: {args.mic_file} does not exist or is not a file", file=sys.stderr)
+        return 2
 
     if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or
                                                  os.environ.get("WAYLAND_DISPLAY") or
                                                  os.environ.get("QT_QPA_PLATFORM")):
         if not args.smoke:
-            from app.errors import UserError
+            print("kaytoo gui: no display was found; start it inside a desktop session, or run "
+                  "'kaytoo turn --in Q.wav --out A.wav' for a headless turn", file=sys.stderr)
+            return 2
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"   # a smoke run needs no screen
 
-            raise UserError("No display was found; run 'kaytoo turn --in Q.wav --out A.wav' for a "
-                            "headless turn, or start the app inside a desktop session.")
-        os.environ["QT_QPA_PLATFORM"] = "offscreen"  # a smoke run works without a screen
+    from PySide6.QtWidgets import QApplication
+
+    from app import paths as paths_mod
+    from app.settings import load
+    from app.ui.theme import apply_theme
+
     paths = paths_mod.resolve().ensure()
-    settings, warning = load(paths.settings_file)
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    app.setApplicationName("Kaytoo")
-    ui = assemble(paths, settings, args.mic_file)
-    window, controller, thread = ui.window, ui.controller, ui.thread
-    if warning:
-        window.show_message(warning)
+    try:
+        from app.bootstrap import setup_logging
 
+        setup_logging(paths, verbose=False, name="kaytoo-gui")
+    except OSError:
+        pass
+    settings, warning = load(paths.settings_file)
+    if args.theme:
+        settings.ui.theme = args.theme
+    app = QApplication.instance() or QApplication(argv[:1])
+    app.setApplicationName("Kaytoo")
+    apply_theme(app, settings.ui.theme)
+    ui = assemble(paths, settings, args.mic_file, probe_online=True)
+    if warning:
+        ui.window.show_message(warning)
     outcome = {"code": 0}
     if args.smoke:
-        _script_smoke(app, window, controller, args, outcome)
-    window.show()
-    thread.start()
+        smoke = _script_smoke(app, ui, args, outcome)  # noqa: F841 (kept alive)
+        ui.window.move(0, 0)   # a screen capture under Xvfb (no window manager) finds it at the origin
+        if args.hold > 0:      # … and fills the screen with it
+            ui.window.resize(app.primaryScreen().availableSize())
+    elif not settings.ui.first_run_done:
+        from PySide6.QtCore import QTimer
+
+        QTimer.singleShot(300, ui.window.open_first_run)
+    ui.window.show()
+    ui.start()
     app.aboutToQuit.connect(ui.close)
     code = app.exec()
     return outcome["code"] if args.smoke else code
@@ -62,97 +93,147 @@ class Ui:
     controller: "Controller"
     thread: "QThread"
 
+    def start(self) -> None:
+        self.thread.start()
+
     def close(self) -> None:
         from PySide6.QtCore import QMetaObject, Qt
 
-        # shutdown runs on the controller's thread, then the thread ends.
+        if self.window.video_dock is not None:  # an encode in progress is cancelled, not orphaned
+            self.window.video_dock.widget().shutdown()
+        if not self.thread.isRunning():
+            return
+        # shutdown runs on the controller's thread (where its objects live), then the thread ends.
         QMetaObject.invokeMethod(self.controller, "shutdown",
                                  Qt.ConnectionType.BlockingQueuedConnection)
         self.thread.quit()
         self.thread.wait(15000)
 
 
-def assemble(paths, settings, mic_file: Path | None = None) -> Ui:
-    """Build the window and the controller (not started) and connect them. Used by the app and tests."""
+def assemble(paths, settings, mic_file: Path | None = None, probe_online: bool = True) -> Ui:
+    """Build the window and the controller (not started) and wire their signals.
+
+    The one place the two meet, used by the app and by tests.
+    """
     from PySide6.QtCore import QThread
 
     from app.bootstrap import asset_dir
+    from app.engines.models import ModelStore
     from app.ui.controller import Controller
+    from app.ui.jobs import Jobs
     from app.ui.main_window import MainWindow
     from app.ui.voice_panel import VoicePanel
     from app.voices.library import VoiceLibrary
 
-    panel = VoicePanel(VoiceLibrary(paths.voices, asset_dir() / "voices"))
-    window = MainWindow(panel)
-    controller = Controller(paths, settings, mic_file)
+    controller = Controller(paths, settings, mic_file, probe_online=probe_online)
+    panel = VoicePanel(VoiceLibrary(paths.voices, asset_dir() / "voices"),
+                       input_device=lambda: controller.settings.audio.input_device, jobs=Jobs())
+    panel.refresh(settings.voice.active)
+    try:
+        store = ModelStore(paths.models)
+    except Exception:  # a bad mirror variable must not stop the window
+        store = None
+    def video_panel():
+        from app.ui.video_panel import VideoPanel
+
+        return VideoPanel()
+
+    window = MainWindow(panel, settings, store, video_panel)
     thread = QThread()
+    thread.setObjectName("controller")
     controller.moveToThread(thread)
     thread.started.connect(controller.start)
+
+    # window → controller
     window.talk_pressed.connect(controller.press)
     window.talk_released.connect(controller.release)
+    window.settings_applied.connect(controller.apply_settings)
+    window.rescan_requested.connect(controller.refresh_devices)
+    window.test_tone.connect(controller.test_tone)
+    window.mic_check.connect(controller.mic_check)
+    window.preview_voice.connect(controller.preview_reference)
     panel.active_chosen.connect(controller.set_voice)
+    panel.preview_reference.connect(controller.preview_reference)
+    panel.speak_sample.connect(controller.speak_sample)
+    panel.voice_added.connect(controller.prepare_voice)
     panel.message.connect(window.show_message)
+
+    # controller → window
     controller.state_changed.connect(window.show_state)
     controller.engine_state.connect(window.show_engine)
     controller.level.connect(window.show_level)
     controller.heard.connect(window.show_heard)
     controller.reply_sentence.connect(window.show_reply_sentence)
     controller.turn_done.connect(window.show_turn)
+    controller.turn_failed.connect(window.show_turn_failed)
+    controller.announce.connect(window.conversation.announce)
     controller.voice_changed.connect(window.show_voice)
-    controller.voice_changed.connect(panel.refresh)  # bound slots: queued onto the GUI thread
+    controller.voice_progress.connect(panel.show_progress)
     controller.message.connect(window.show_message)
+    controller.online_changed.connect(window.show_online)
+    controller.devices_changed.connect(window.show_devices)
+    controller.mic_checked.connect(window.show_mic_result)
+    controller.settings_changed.connect(window.show_settings)
     controller.open_panel.connect(window.open_panel)
+    # Device names for the dialogs, listed once now; "Refresh audio devices" lists them again.
+    from app.audio import devices
+
+    window.show_devices(devices.names("input"), devices.names("output"))
     return Ui(window, controller, thread)
 
 
-def _script_smoke(app, window, controller, args, outcome: dict) -> None:
-    """One turn: wait for the engine, hold talk, release, wait for the answer, screenshot, quit."""
-    if args.mic_file is None:
-        print("kaytoo: --smoke needs --mic-file", file=sys.stderr)
-        outcome["code"] = 2
-        QTimer.singleShot(0, app.quit)
-        return
-    script = _SmokeScript(app, window, args.screenshot, outcome)  # lives on the GUI thread
-    outcome["script"] = script
-    controller.engine_state.connect(script.engine_state)
-    controller.turn_done.connect(script.turn_done)
-    controller.message.connect(script.message)
-    QTimer.singleShot(int(args.timeout * 1000), lambda: script.finish(1, "timed out"))
+def _script_smoke(app, ui: Ui, args, outcome: dict):
+    """One turn: wait for the engine, hold the talk key, release, wait for the answer, screenshot."""
+    from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Slot
+    from PySide6.QtGui import QKeyEvent
 
+    window, controller = ui.window, ui.controller
 
-class _SmokeScript(QObject):
-    """Drives the smoke turn from the GUI thread (slots run where this object lives)."""
+    class Smoke(QObject):
+        """Lives on the GUI thread, so the controller's signals reach it there (queued)."""
 
-    def __init__(self, app, window, screenshot: Path | None, outcome: dict):
-        super().__init__()
-        self.app, self.window, self.screenshot, self.outcome = app, window, screenshot, outcome
+        def key(self, kind) -> None:
+            app.sendEvent(window, QKeyEvent(kind, window.ptt_key, Qt.KeyboardModifier.NoModifier))
 
-    @Slot(str, str)
-    def engine_state(self, state: str, detail: str) -> None:
-        if state == "ready" and not self.outcome.get("pressed"):
-            self.outcome["pressed"] = True
-            self.window.talk_pressed.emit()
-            QTimer.singleShot(300, self.window.talk_released.emit)
-        elif state == "failed":
-            self.finish(1, f"engine failed: {detail}")
+        @Slot(str, str)
+        def ready(self, state: str, detail: str) -> None:
+            if state == "ready" and not outcome.get("pressed"):
+                outcome["pressed"] = True
+                self.key(QEvent.Type.KeyPress)
+                QTimer.singleShot(300, lambda: self.key(QEvent.Type.KeyRelease))
+            elif state == "failed":
+                self.finish(1, f"the speech engine failed: {detail}")
 
-    @Slot(dict)
-    def turn_done(self, result: dict) -> None:
-        print(f"heard: {result['heard']!r}\nreply: {result['reply']}\n"
-              f"tier: {result['tier']}\ntimings: {result['timings']}")
-        QTimer.singleShot(400, lambda: self.finish(0 if result["reply"] else 1, ""))
+        @Slot(dict)
+        def done(self, result: dict) -> None:
+            tim = result["timings"]
+            print(f"heard: {result['heard']!r}\nreply: {result['reply']}\ntier: {result['tier']}\n"
+                  f"timings: stt {tim['stt_s']} s, first audio {tim['first_audio_s']} s, "
+                  f"first sound {tim.get('first_sound_s')} s, total {tim['total_s']} s", flush=True)
+            ok = bool(result["reply"])
+            if args.hold > 0:
+                QTimer.singleShot(300, lambda: print("screenshot ready", flush=True))
+            QTimer.singleShot(500 + int(args.hold * 1000),
+                              lambda: self.finish(0 if ok else 1, "" if ok else "no reply"))
 
-    @Slot(str)
-    def message(self, text: str) -> None:
-        print(f"kaytoo: {text}", file=sys.stderr)
+        @Slot(str)
+        def failed(self, why: str) -> None:
+            self.finish(1, why)
 
-    def finish(self, code: int, why: str) -> None:
-        if self.outcome.get("finished"):
-            return
-        self.outcome["finished"] = True
-        if self.screenshot:
-            self.window.grab().save(str(self.screenshot))
-        if why:
-            print(f"kaytoo: smoke turn failed: {why}", file=sys.stderr)
-        self.outcome["code"] = code
-        self.app.quit()
+        def finish(self, code: int, why: str) -> None:
+            if outcome.get("finished"):
+                return
+            outcome["finished"] = True
+            if args.screenshot:
+                window.grab().save(str(args.screenshot))
+            if why:
+                print(f"kaytoo gui: smoke turn failed: {why}", file=sys.stderr)
+            outcome["code"] = code
+            app.quit()
+
+    smoke = Smoke(window)
+    controller.engine_state.connect(smoke.ready)
+    controller.turn_done.connect(smoke.done)
+    controller.turn_failed.connect(smoke.failed)
+    QTimer.singleShot(int(args.timeout * 1000), lambda: smoke.finish(1, "timed out"))
+    return smoke

@@ -1,131 +1,264 @@
-"""The main window: push-to-talk, level meter, conversation, status, and the voice dock.
-Only shows and forwards: every action goes to the controller through a signal."""
+"""The main window: push-to-talk (button and held key), level meter, conversation, status bar and
+the voice library dock. It only shows what the controller reports and forwards what the user does.
+"""
 from __future__ import annotations
 
-import html
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (QAbstractSpinBox, QApplication, QComboBox, QDockWidget, QHBoxLayout,
+                               QKeySequenceEdit, QLabel, QLineEdit, QMainWindow, QPlainTextEdit,
+                               QTextEdit, QVBoxLayout, QWidget)
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QFont, QKeyEvent
-from PySide6.QtWidgets import (QDockWidget, QHBoxLayout, QLabel, QMainWindow, QProgressBar,
-                               QPushButton, QTextBrowser, QVBoxLayout, QWidget)
-
+from app.settings.model import Settings
+from app.ui.conversation import ConversationView
+from app.ui.level_meter import LevelMeter
+from app.ui.ptt_button import PttButton
+from app.ui.status_bar import StatusBar
 from app.ui.voice_panel import VoicePanel
 
-STATE_TEXT = {"idle": "Hold to talk (or hold Space)", "listening": "Listening… release to send",
-              "thinking": "Thinking…", "speaking": "Speaking… press to interrupt"}
-TIER_NAMES = {"xtts": "cloned voice (XTTS)", "piper": "offline voice (Piper)",
-              "gtts": "online voice (Google)", "pyttsx3": "system voice"}
+TEXT_ENTRY = (QLineEdit, QTextEdit, QPlainTextEdit, QAbstractSpinBox, QKeySequenceEdit)
+
+
+def key_code(name: str) -> int:
+    """Qt key code for a settings name like "Space" or "F9" (Space when it cannot be parsed)."""
+    seq = QKeySequence(name or "Space")
+    if seq.isEmpty():
+        return int(Qt.Key.Key_Space.value)
+    return int(seq[0].key().value)
 
 
 class MainWindow(QMainWindow):
     talk_pressed = Signal()
     talk_released = Signal()
+    settings_applied = Signal(object)     # new Settings from the dialog or the first-run wizard
+    rescan_requested = Signal()
+    test_tone = Signal(object)
+    mic_check = Signal(object)
+    preview_voice = Signal(str)
 
-    def __init__(self, voice_panel: VoicePanel):
+    def __init__(self, voice_panel: VoicePanel, settings: Settings, model_store=None,
+                 video_panel=None):
+        """``video_panel`` is a callable making the video panel on first use (it starts Qt's
+        multimedia stack, which is slow and noisy), or None when there is none."""
         super().__init__()
         self.setWindowTitle("Kaytoo")
-        self.resize(980, 640)
-        self._reply_open = False
+        self.resize(1100, 700)
+        self.settings = settings.model_copy(deep=True)
+        self.model_store = model_store
+        self.inputs: list[str] = []
+        self.outputs: list[str] = []
+        self.settings_dialog = None
+        self.first_run = None
+        self.holding = False
+        self.ptt_key = key_code(self.settings.ui.ptt_key)
 
-        self.conversation = QTextBrowser()
-        self.conversation.setOpenExternalLinks(False)
-        self.conversation.setFont(QFont("DejaVu Sans", 11))
-        self.talk = QPushButton(STATE_TEXT["idle"])
-        self.talk.setMinimumHeight(72)
-        self.talk.setFont(QFont("DejaVu Sans", 14, QFont.Weight.Bold))
-        self.talk.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Space goes to the window, not a click
-        self.talk.pressed.connect(self.talk_pressed)
-        self.talk.released.connect(self.talk_released)
-        self.meter = QProgressBar()
-        self.meter.setRange(-60, 0)
-        self.meter.setValue(-60)
-        self.meter.setTextVisible(False)
-        self.meter.setMaximumHeight(10)
+        title = QLabel("KAYTOO")
+        title.setObjectName("title")
+        subtitle = QLabel("Hold to talk. Release to send. Press again to interrupt.")
+        subtitle.setObjectName("subtitle")
+        head = QHBoxLayout()
+        head.addWidget(title)
+        head.addSpacing(12)
+        head.addWidget(subtitle, 1)
+
+        self.conversation = ConversationView()
+        self.meter = LevelMeter()
+        self.talk = PttButton()
+        self.talk.set_key_name(self.settings.ui.ptt_key)
+        self.talk.set_state("idle")
+        self.talk.pressed.connect(self._press)
+        self.talk.released.connect(self._release)
 
         central = QWidget()
         layout = QVBoxLayout(central)
+        layout.setContentsMargins(14, 10, 14, 10)
+        layout.addLayout(head)
         layout.addWidget(self.conversation, 1)
         layout.addWidget(self.meter)
         layout.addWidget(self.talk)
         self.setCentralWidget(central)
 
+        self.voice_panel = voice_panel
         self.voice_dock = QDockWidget("Voice library", self)
-        self.voice_dock.setWidget(voice_panel)
         self.voice_dock.setObjectName("voices")
+        self.voice_dock.setWidget(voice_panel)
+        self.voice_dock.setMinimumWidth(360)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.voice_dock)
+        self.video_dock = None
+        self.video_factory = video_panel
 
-        self.engine_label, self.voice_label, self.note = QLabel("engine: starting"), QLabel(), QLabel()
-        bar = self.statusBar()
-        bar.addWidget(self.engine_label)
-        bar.addWidget(self.note, 1)
-        bar.addPermanentWidget(self.voice_label)
-        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.status = StatusBar()
+        self.setStatusBar(self.status)
+        self._menus()
+        QApplication.instance().installEventFilter(self)
 
-    # -- held key -----------------------------------------------------------------------------
-    def keyPressEvent(self, e: QKeyEvent) -> None:
-        if e.key() == Qt.Key.Key_Space and not e.isAutoRepeat():
-            self.talk.setDown(True)
+    def _menus(self) -> None:
+        menu = self.menuBar().addMenu("&Kaytoo")
+        for text, shortcut, slot in (("&Settings…", QKeySequence.StandardKey.Preferences, self.open_settings),
+                                     ("&First-run setup…", None, self.open_first_run),
+                                     ("&Refresh audio devices", None, self.rescan_requested.emit),
+                                     ("&Quit", QKeySequence.StandardKey.Quit, self.close)):
+            action = QAction(text, self)
+            if shortcut is not None:
+                action.setShortcut(shortcut)
+            action.triggered.connect(slot)
+            menu.addAction(action)
+        view = self.menuBar().addMenu("&View")
+        view.addAction(self.voice_dock.toggleViewAction())
+        if self.video_factory is not None:
+            action = QAction("&Video panel", self)
+            action.triggered.connect(lambda: self.open_panel("video"))
+            view.addAction(action)
+
+    # -- push to talk: button and held key ----------------------------------------------------
+    def _press(self) -> None:
+        if not self.holding:
+            self.holding = True
             self.talk_pressed.emit()
-        else:
-            super().keyPressEvent(e)
 
-    def keyReleaseEvent(self, e: QKeyEvent) -> None:
-        if e.key() == Qt.Key.Key_Space and not e.isAutoRepeat():
-            self.talk.setDown(False)
+    def _release(self) -> None:
+        if self.holding:
+            self.holding = False
             self.talk_released.emit()
-        else:
-            super().keyReleaseEvent(e)
 
-    # -- showing what the controller reports -------------------------------------------------
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        kind = event.type()
+        if kind in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease) and self._ptt_event(event):
+            if not event.isAutoRepeat():
+                if kind == QEvent.Type.KeyPress:
+                    self.talk.setDown(True)
+                    self._press()
+                else:
+                    self.talk.setDown(False)
+                    self._release()
+            return True
+        if kind == QEvent.Type.ApplicationDeactivate and self.holding:
+            # The key release will go to another window: do not stay stuck listening.
+            self.talk.setDown(False)
+            self._release()
+        return False
+
+    def _ptt_event(self, event) -> bool:
+        if event.key() != self.ptt_key:
+            return False
+        if QApplication.activeModalWidget() is not None:
+            return False
+        active = QApplication.activeWindow()
+        if active is not None and active is not self:
+            return False
+        focus = QApplication.focusWidget()
+        if isinstance(focus, TEXT_ENTRY) or (isinstance(focus, QComboBox) and focus.isEditable()):
+            return False  # typing a space into a field is not a question
+        return True
+
+    # -- showing what the controller reports ----------------------------------------------------
     def show_state(self, state: str) -> None:
-        self.talk.setText(STATE_TEXT.get(state, state))
+        self.talk.set_state(state)
         if state != "listening":
-            self.meter.setValue(-60)
+            self.meter.clear()
 
     def show_level(self, dbfs: float) -> None:
-        self.meter.setValue(int(max(-60, min(0, dbfs))))
+        if self.talk.state == "listening":
+            self.meter.set_level(dbfs)
+        if self.first_run is not None:
+            self.first_run.show_level(dbfs)
 
     def show_engine(self, state: str, detail: str) -> None:
-        text = {"ready": "engine ready", "starting": "engine starting…",
-                "restarting": "engine restarting…", "failed": "engine failed",
-                "stopped": "engine stopped"}.get(state, state)
-        self.engine_label.setText(text)
-        if state in ("restarting", "failed") and detail:
-            self.note.setText(detail)
+        self.status.set_engine(state, detail)
+
+    def show_online(self, online: bool) -> None:
+        self.status.set_online(online)
 
     def show_voice(self, name: str) -> None:
-        self.voice_label.setText(f"voice: {name}")
-
-    def open_panel(self, which: str) -> None:
-        if which == "voices":
-            self.voice_dock.show()
-            self.voice_dock.raise_()
-        else:
-            self.show_message("The video panel is not built yet.")
+        self.status.set_voice(name)
+        self.voice_panel.refresh(name)
 
     def show_message(self, text: str) -> None:
-        self.note.setText(text)
+        self.status.show_message(text)
+        if self.first_run is not None and self.first_run.isVisible() and text:
+            self.first_run.show_message(text)
 
     def show_heard(self, text: str) -> None:
-        self._reply_open = False
-        shown = html.escape(text) if text else "<i>(nothing heard)</i>"
-        self.conversation.append(f"<p><b>You:</b> {shown}</p>")
+        self.conversation.begin_turn(text)
 
     def show_reply_sentence(self, text: str) -> None:
-        if not self._reply_open:
-            self.conversation.append(f"<p><b>Kaytoo:</b> {html.escape(text)}</p>")
-            self._reply_open = True
-        else:
-            self.conversation.insertPlainText(" " + text)
+        self.conversation.add_sentence(text)
 
     def show_turn(self, t: dict) -> None:
-        self._reply_open = False
-        tim = t["timings"]
-        first = f"{tim['first_audio_s']:.2f} s" if tim.get("first_audio_s") else "–"
-        parts = [f"heard in {tim['stt_s']:.2f} s", f"first sound {first}",
-                 f"total {tim['total_s']:.2f} s", TIER_NAMES.get(t.get("tier") or "", "no voice")]
-        falls = "; ".join(f"{TIER_NAMES.get(f['tier'], f['tier'])} skipped: {f['reason']}"
-                          for f in t.get("fallbacks", []))
-        cut = " — <b>cut off here</b>" if t.get("cut") else ""
-        line = " · ".join(parts) + cut + (f"<br>{html.escape(falls)}" if falls else "")
-        self.conversation.append(f"<p style='color:#777; font-size:9pt'>{line}</p>")
+        self.conversation.finish_turn(t)
+
+    def show_turn_failed(self, why: str) -> None:
+        self.conversation.fail_turn(why)
+        self.status.show_message(why)
+
+    def show_devices(self, inputs: list, outputs: list) -> None:
+        self.inputs, self.outputs = list(inputs), list(outputs)
+        if self.settings_dialog is not None:
+            self.settings_dialog.set_devices(self.inputs, self.outputs)
+
+    def show_settings(self, settings: Settings) -> None:
+        """The controller's settings now in force: apply the window's own (theme, key)."""
+        from app.ui.theme import apply_theme
+
+        theme_changed = settings.ui.theme != self.settings.ui.theme
+        self.settings = settings.model_copy(deep=True)
+        self.ptt_key = key_code(settings.ui.ptt_key)
+        self.talk.set_key_name(settings.ui.ptt_key)
+        if theme_changed:
+            apply_theme(QApplication.instance(), settings.ui.theme)
+
+    def open_panel(self, which: str) -> None:
+        if which == "video" and self.video_dock is None and self.video_factory is not None:
+            try:
+                panel = self.video_factory()
+            except Exception as e:  # e.g. QtMultimedia missing: the rest of the window works
+                self.video_factory = None
+                self.show_message(f"The video panel could not be opened ({e}).")
+                return
+            if hasattr(panel, "message"):
+                panel.message.connect(self.show_message)
+            self.video_dock = QDockWidget("Video", self)
+            self.video_dock.setObjectName("video")
+            self.video_dock.setWidget(panel)
+            self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.video_dock)
+            self.tabifyDockWidget(self.voice_dock, self.video_dock)
+        dock = self.video_dock if which == "video" else self.voice_dock
+        if dock is None:
+            self.show_message("The video panel is not available (Qt's multimedia module is missing).")
+            return
+        dock.show()
+        dock.raise_()
+
+    def show_mic_result(self, peak: float) -> None:
+        if self.first_run is not None:
+            self.first_run.show_mic_result(peak)
+
+    # -- dialogs ---------------------------------------------------------------------------------
+    def open_settings(self):
+        from app.ui.settings_dialog import SettingsDialog
+
+        models = None
+        if self.model_store is not None:
+            models = [(m.name, m.installed) for m in self.model_store.known() if m.kind == "stt"]
+        dialog = SettingsDialog(self.settings, self.inputs, self.outputs, models, self)
+        dialog.applied.connect(self.settings_applied)
+        dialog.rescan_requested.connect(self.rescan_requested)
+        dialog.finished.connect(lambda *_: setattr(self, "settings_dialog", None))
+        self.settings_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def open_first_run(self):
+        from app.ui.first_run import FirstRunWizard
+
+        if self.model_store is None:
+            return None
+        wizard = FirstRunWizard(self.settings, self.inputs, self.outputs, self.model_store, parent=self)
+        wizard.test_tone.connect(self.test_tone)
+        wizard.mic_check.connect(self.mic_check)
+        wizard.preview_voice.connect(self.preview_voice)
+        wizard.accepted.connect(lambda: self.settings_applied.emit(wizard.result_settings()))
+        wizard.finished.connect(lambda *_: setattr(self, "first_run", None))
+        self.first_run = wizard
+        wizard.open()
+        return wizard

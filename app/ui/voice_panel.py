@@ -1,130 +1,324 @@
-"""The voice library dock: list, add from file, rename, delete with undo, set active, import/export."""
+"""The voice library dock: list (name, length, language, created), waveform, previews, add from a
+file or the microphone, rename, delete with undo, set active, export/import zip.
+
+The library does the work and raises UserError with the sentence to show; slow steps (decoding,
+validation, zips) run as jobs so the window never freezes. Previews and "use this voice" are
+forwarded to the controller by signal.
+"""
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QInputDialog, QLabel, QListWidget,
-                               QListWidgetItem, QPushButton, QVBoxLayout, QWidget)
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import (QFileDialog, QGridLayout, QHeaderView, QInputDialog, QLabel,
+                               QProgressBar, QPushButton, QTreeWidget, QTreeWidgetItem,
+                               QVBoxLayout, QWidget)
 
 from app.errors import UserError
+from app.ui.jobs import Job, Jobs
+from app.ui.waveform_view import WaveformView
+
+NAME_ROLE = Qt.ItemDataRole.UserRole
+AUDIO_FILTER = "Audio (*.wav *.flac *.mp3 *.ogg);;All files (*)"
 
 
 class VoicePanel(QWidget):
     active_chosen = Signal(str)
+    preview_reference = Signal(str)     # voice name: play its reference clip
+    speak_sample = Signal(str)          # voice name: speak a sample sentence with it
+    voice_added = Signal(str)           # a new voice: the controller may prepare its latents
     message = Signal(str)
 
-    def __init__(self, library):
+    def __init__(self, library, input_device=lambda: None, jobs: Jobs | None = None):
         super().__init__()
         self.library = library
+        self.input_device = input_device
+        self.jobs = jobs or Jobs()
+        self.active = ""
         self._undo: tuple[str, str] | None = None
-        self.list = QListWidget()
+        self.busy_jobs = 0
+
+        self.list = QTreeWidget()
+        self.list.setHeaderLabels(["Name", "Length", "Language", "Created"])
+        self.list.setRootIsDecorated(False)
+        self.list.setAlternatingRowColors(True)
+        self.list.setUniformRowHeights(True)
+        header = self.list.header()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for col in (1, 2, 3):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        self.list.currentItemChanged.connect(self._show_selected)
+        self.list.itemDoubleClicked.connect(lambda *_: self.use_selected())
+        self.waveform = WaveformView()
         self.info = QLabel()
         self.info.setWordWrap(True)
-        buttons = {name: QPushButton(name) for name in
-                   ("Add…", "Use", "Rename…", "Delete", "Undo", "Import…", "Export…")}
-        self.buttons = buttons
-        buttons["Add…"].clicked.connect(self._add)
-        buttons["Use"].clicked.connect(self._use)
-        buttons["Rename…"].clicked.connect(self._rename)
-        buttons["Delete"].clicked.connect(self._delete)
-        buttons["Undo"].clicked.connect(self._undo_delete)
-        buttons["Import…"].clicked.connect(self._import)
-        buttons["Export…"].clicked.connect(self._export)
-        buttons["Undo"].setEnabled(False)
+        self.info.setTextFormat(Qt.TextFormat.RichText)
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(True)
+        self.progress.hide()
+
+        specs = [("use", "Use this voice", self.use_selected),
+                 ("play_ref", "▶ Reference", self._preview_ref),
+                 ("play_sample", "▶ Sample sentence", self._speak_sample),
+                 ("add", "Add from file…", self._add_dialog),
+                 ("record", "Record…", self._record_dialog),
+                 ("rename", "Rename…", self._rename_dialog),
+                 ("delete", "Delete", self.delete_selected),
+                 ("undo", "Undo delete", self.undo),
+                 ("import", "Import zip…", self._import_dialog),
+                 ("export", "Export zip…", self._export_dialog)]
+        self.buttons: dict[str, QPushButton] = {}
+        grid = QGridLayout()
+        grid.setSpacing(4)
+        for i, (key, text, slot) in enumerate(specs):
+            b = QPushButton(text)
+            b.clicked.connect(slot)
+            self.buttons[key] = b
+            grid.addWidget(b, i // 2, i % 2)
+        bold = QFont(self.buttons["use"].font())
+        bold.setBold(True)
+        self.buttons["use"].setFont(bold)
+        self.buttons["undo"].setEnabled(False)
+
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.list, 1)
+        layout.addWidget(self.waveform)
         layout.addWidget(self.info)
-        for row in (("Add…", "Use", "Rename…"), ("Delete", "Undo"), ("Import…", "Export…")):
-            h = QHBoxLayout()
-            for name in row:
-                h.addWidget(buttons[name])
-            layout.addLayout(h)
-        self.list.currentItemChanged.connect(self._show_info)
+        layout.addWidget(self.progress)
+        layout.addLayout(grid)
         self.refresh()
 
+    # -- listing --------------------------------------------------------------------------------
     def refresh(self, active: str | None = None) -> None:
+        if active is not None:
+            self.active = active
         keep = self.selected()
-        self._active = active or getattr(self, "_active", None)
-        active = self._active
         self.list.clear()
-        for v in self.library.list():
-            label = f"{v.name}  ·  {v.duration_s:.1f} s  ·  {v.language}" + ("  (built in)" if v.bundled else "")
-            item = QListWidgetItem(("★ " if active and v.name.lower() == active.lower() else "") + label)
-            item.setData(256, v.name)
-            self.list.addItem(item)
-        rows = [self.list.item(i).data(256) for i in range(self.list.count())]
-        if rows:
-            self.list.setCurrentRow(rows.index(keep) if keep in rows else 0)
+        try:
+            voices = self.library.list()
+        except OSError as e:
+            self.message.emit(f"The voice library could not be read ({e}).")
+            voices = []
+        for v in voices:
+            is_active = v.name.lower() == (self.active or "").lower()
+            created = v.created[:10] if v.created else ("built in" if v.bundled else "")
+            item = QTreeWidgetItem([("★ " if is_active else "") + v.name,
+                                    f"{v.duration_s:.1f} s", v.language, created])
+            item.setData(0, NAME_ROLE, v.name)
+            if v.warnings:
+                item.setToolTip(0, "\n".join(v.warnings))
+            if is_active:
+                f = item.font(0)
+                f.setBold(True)
+                item.setFont(0, f)
+            self.list.addTopLevelItem(item)
+        names = self.names()
+        target = keep if keep in names else (self.active if self.active in names else None)
+        if target:
+            self.select(target)
+        elif self.list.topLevelItemCount():
+            self.list.setCurrentItem(self.list.topLevelItem(0))
+        else:
+            self._show_selected()
+
+    def names(self) -> list[str]:
+        return [self.list.topLevelItem(i).data(0, NAME_ROLE)
+                for i in range(self.list.topLevelItemCount())]
+
+    def select(self, name: str) -> None:
+        for i in range(self.list.topLevelItemCount()):
+            item = self.list.topLevelItem(i)
+            if item.data(0, NAME_ROLE).lower() == name.lower():
+                self.list.setCurrentItem(item)
+                return
 
     def selected(self) -> str | None:
         item = self.list.currentItem()
-        return item.data(256) if item else None
+        return item.data(0, NAME_ROLE) if item else None
 
-    # The dialogs below are thin: the library does the work and raises UserError to show.
-    def add_file(self, name: str, path: Path) -> None:
-        self._guard(lambda: self.library.add(name, path), f"Added voice '{name}'.")
+    def _show_selected(self, *_) -> None:
+        name = self.selected()
+        bundled = False
+        if not name:
+            self.info.clear()
+            self.waveform.clear()
+        else:
+            try:
+                v = self.library.get(name)
+            except UserError as e:
+                self.info.setText(str(e))
+                return
+            bundled = v.bundled
+            try:
+                import soundfile as sf
 
-    def _add(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Voice clip", "",
-                                              "Audio (*.wav *.flac *.mp3 *.ogg)")
-        if path:
-            name, ok = QInputDialog.getText(self, "Voice name", "Name:", text=Path(path).stem)
-            if ok:
-                self.add_file(name, Path(path))
+                samples, rate = sf.read(str(v.reference_wav), dtype="float32", always_2d=True)
+                self.waveform.set_samples(samples.mean(axis=1), rate)
+            except Exception:  # unreadable reference: list it, draw nothing
+                self.waveform.clear()
+            lines = [f"<b>{_esc(v.name)}</b> — {v.duration_s:.1f} s of reference speech, "
+                     f"language {_esc(v.language)}" + (", built in" if v.bundled else "")]
+            lines += [f"<span style='color:#d29922'>⚠ {_esc(w)}</span>" for w in v.warnings]
+            self.info.setText("<br>".join(lines))
+        for key in ("use", "play_ref", "play_sample", "export"):
+            self.buttons[key].setEnabled(bool(name))
+        for key in ("rename", "delete"):
+            self.buttons[key].setEnabled(bool(name) and not bundled)
 
-    def _use(self) -> None:
+    # -- actions (public so tests and menus can drive them without dialogs) -----------------------
+    def use_selected(self) -> None:
         if self.selected():
             self.active_chosen.emit(self.selected())
 
-    def _rename(self) -> None:
+    def add_file(self, name: str, path: Path) -> Job:
+        return self._run(lambda job: self.library.add(name, Path(path)), f"Adding '{name}'",
+                         lambda v: self._added(v, f"Added voice '{v.name}'."))
+
+    def add_recording(self, name: str, samples: np.ndarray, rate: int) -> Job:
+        return self._run(lambda job: self.library.add_samples(name, samples, rate),
+                         f"Adding '{name}'", lambda v: self._added(v, f"Added voice '{v.name}'."))
+
+    def import_zip(self, path: Path) -> Job:
+        return self._run(lambda job: self.library.import_zip(Path(path)), "Importing the voice",
+                         lambda v: self._added(v, f"Imported voice '{v.name}'."))
+
+    def export(self, name: str, path: Path) -> Job:
+        return self._run(lambda job: self.library.export(name, Path(path)), f"Exporting '{name}'",
+                         lambda p: self.message.emit(f"Exported '{name}' to {p}."))
+
+    def rename(self, old: str, new: str) -> bool:
+        try:
+            v = self.library.rename(old, new)
+        except UserError as e:
+            self.message.emit(str(e))
+            return False
+        if old.lower() == (self.active or "").lower():
+            self.active_chosen.emit(v.name)  # the active voice keeps being the active one
+        self.refresh()
+        self.select(v.name)
+        self.message.emit(f"Renamed '{old}' to '{v.name}'.")
+        return True
+
+    def delete_selected(self) -> bool:
+        name = self.selected()
+        if not name:
+            return False
+        if name.lower() == (self.active or "").lower():
+            self.message.emit(f"'{name}' is the voice in use; choose another voice before deleting it.")
+            return False
+        try:
+            token = self.library.remove(name)
+        except UserError as e:
+            self.message.emit(str(e))
+            return False
+        self._undo = (name, token)
+        self.buttons["undo"].setEnabled(True)
+        self.buttons["undo"].setText(f"Undo delete '{name}'")
+        self.refresh()
+        self.message.emit(f"Deleted '{name}'. Undo brings it back.")
+        return True
+
+    def undo(self) -> bool:
+        if not self._undo:
+            return False
+        name, token = self._undo
+        self._undo = None
+        self.buttons["undo"].setEnabled(False)
+        self.buttons["undo"].setText("Undo delete")
+        try:
+            v = self.library.undo_remove(token)
+        except UserError as e:
+            self.message.emit(str(e))
+            return False
+        self.refresh()
+        self.select(v.name)
+        self.message.emit(f"Restored '{name}'.")
+        return True
+
+    # -- dialogs (thin) ---------------------------------------------------------------------------
+    def _preview_ref(self) -> None:
+        if self.selected():
+            self.preview_reference.emit(self.selected())
+
+    def _speak_sample(self) -> None:
+        if self.selected():
+            self.speak_sample.emit(self.selected())
+
+    def _add_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Choose a clip of the voice (6–20 s of speech)",
+                                              "", AUDIO_FILTER)
+        if path:
+            name, ok = QInputDialog.getText(self, "Voice name", "Name:", text=Path(path).stem[:40])
+            if ok:
+                self.add_file(name, Path(path))
+
+    def _record_dialog(self) -> None:
+        from app.ui.record_dialog import RecordDialog
+
+        dialog = RecordDialog(self.input_device(), parent=self)
+        dialog.recorded.connect(lambda name, samples, rate: self.add_recording(name, samples, rate))
+        dialog.exec()
+
+    def _rename_dialog(self) -> None:
         old = self.selected()
         if old:
             new, ok = QInputDialog.getText(self, "Rename voice", "New name:", text=old)
-            if ok:
-                self._guard(lambda: self.library.rename(old, new), f"Renamed to '{new}'.")
+            if ok and new != old:
+                self.rename(old, new)
 
-    def _delete(self) -> None:
-        name = self.selected()
-        if name:
-            def work():
-                self._undo = (name, self.library.remove(name))
-                self.buttons["Undo"].setEnabled(True)
-            self._guard(work, f"Deleted '{name}'. Undo brings it back.")
-
-    def _undo_delete(self) -> None:
-        if self._undo:
-            name, token = self._undo
-            self._undo = None
-            self.buttons["Undo"].setEnabled(False)
-            self._guard(lambda: self.library.undo_remove(token), f"Restored '{name}'.")
-
-    def _import(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Import voice", "", "Voice zip (*.zip)")
+    def _import_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import a voice", "", "Voice zip (*.zip)")
         if path:
-            self._guard(lambda: self.library.import_zip(Path(path)), "Voice imported.")
+            self.import_zip(Path(path))
 
-    def _export(self) -> None:
+    def _export_dialog(self) -> None:
         name = self.selected()
         if name:
             path, _ = QFileDialog.getSaveFileName(self, "Export voice", f"{name}.zip", "Zip (*.zip)")
             if path:
-                self._guard(lambda: self.library.export(name, Path(path)), f"Exported to {path}.")
+                self.export(name, Path(path))
 
-    def _guard(self, work, done: str) -> None:
-        try:
-            work()
-        except UserError as e:
-            self.message.emit(str(e))
-            return
+    # -- jobs -------------------------------------------------------------------------------------
+    def _run(self, work, what: str, on_done) -> Job:
+        job = Job(work, what)
+        job.signals.started.connect(lambda: self._busy(+1, what))
+        job.signals.finished.connect(lambda result: (self._busy(-1), on_done(result)))
+        job.signals.failed.connect(lambda why: (self._busy(-1), self.message.emit(why)))
+        job.signals.cancelled.connect(lambda: self._busy(-1))
+        return self.jobs.start(job)
+
+    def _busy(self, delta: int, what: str = "") -> None:
+        self.busy_jobs = max(0, self.busy_jobs + delta)
+        if self.busy_jobs:
+            self.progress.setRange(0, 0)   # indeterminate: decoding has no useful percentage
+            self.progress.setFormat(f"{what}…" if what else "Working…")
+            self.progress.show()
+        else:
+            self.progress.hide()
+
+    def _added(self, voice, text: str) -> None:
         self.refresh()
-        self.message.emit(done)
+        self.select(voice.name)
+        note = f" Note: {' '.join(voice.warnings)}" if voice.warnings else ""
+        self.message.emit(text + note)
+        self.voice_added.emit(voice.name)
 
-    def _show_info(self, *_):
-        name = self.selected()
-        if not name:
-            self.info.clear()
+    def show_progress(self, text: str, fraction: float) -> None:
+        """Background preparation reported by the controller (e.g. cloning latents)."""
+        if fraction >= 1.0 or fraction < 0:
+            if not self.busy_jobs:
+                self.progress.hide()
             return
-        v = self.library.get(name)
-        notes = "".join(f"<br>⚠ {w}" for w in v.warnings)
-        self.info.setText(f"<b>{v.name}</b><br>created {v.created[:10]}{notes}")
+        self.progress.setRange(0, 100)
+        self.progress.setValue(int(fraction * 100))
+        self.progress.setFormat(text)
+        self.progress.show()
+
+
+def _esc(text: str) -> str:
+    import html
+
+    return html.escape(str(text))

@@ -1,0 +1,195 @@
+"""The conversation: one card per turn — what was heard, the answer (shown cut if interrupted),
+and how the turn went (timings, which voice spoke, fallbacks in plain words)."""
+from __future__ import annotations
+
+import html
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QVBoxLayout, QWidget
+
+TIER_NAMES = {"xtts": "cloned voice (XTTS)", "piper": "offline voice (Piper)",
+              "gtts": "online voice (Google)", "pyttsx3": "system voice (eSpeak)"}
+
+
+def tier_name(tier: str | None) -> str:
+    return TIER_NAMES.get(tier or "", tier or "no voice")
+
+
+def fallback_text(fallbacks: list[dict]) -> str:
+    """'The cloned voice (XTTS) was skipped: …' — one plain sentence per fallback."""
+    out = []
+    for f in fallbacks:
+        reason = str(f.get("reason", "")).strip().rstrip(".")
+        out.append(f"The {tier_name(f.get('tier'))} was skipped: {reason}." if reason
+                   else f"The {tier_name(f.get('tier'))} was skipped.")
+    return " ".join(out)
+
+
+def timings_text(t: dict) -> str:
+    """Seconds from letting go of the key: transcribed, first reply sound, reply finished."""
+    tim = t.get("timings", {})
+    first = tim.get("first_sound_s") or tim.get("first_audio_s")
+    total = tim.get("spoken_s") or tim.get("total_s", 0)
+    parts = [f"heard in {tim.get('stt_s', 0):.2f} s",
+             f"first sound {first:.2f} s" if first else "no sound",
+             f"total {total:.2f} s", f"spoken by the {tier_name(t.get('tier'))}"
+             if t.get("tier") else "not spoken"]
+    if t.get("underruns"):
+        parts.append(f"{t['underruns']} stutter{'s' if t['underruns'] != 1 else ''}")
+    return " · ".join(parts)
+
+
+class TurnCard(QFrame):
+    def __init__(self, heard: str | None, parent=None):
+        super().__init__(parent)
+        self.setObjectName("turnCard")
+        self.heard_text = heard or ""
+        self.sentences: list[str] = []
+        self.cut = False
+        self.done = False
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 12, 16, 12)
+        layout.setSpacing(6)
+        self.heard = QLabel()
+        self.reply = QLabel()
+        self.meta = QLabel()
+        self.notes = QLabel()
+        for label in (self.heard, self.reply, self.meta, self.notes):
+            label.setWordWrap(True)
+            label.setTextFormat(Qt.TextFormat.RichText)
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            layout.addWidget(label)
+        self.heard.setObjectName("turnHeard")
+        self.reply.setObjectName("turnReply")
+        self.meta.setObjectName("turnMeta")
+        self.notes.setObjectName("turnMeta")
+        self.meta.hide()
+        self.notes.hide()
+        if heard is None:
+            shown = "<i>(not transcribed)</i>"
+        else:
+            shown = html.escape(heard) if heard.strip() else "<i>(nothing was heard)</i>"
+        self.heard.setText(f"<span style='font-weight:600; color:#8b949e'>YOU</span>&nbsp;&nbsp;{shown}")
+        self._render_reply()
+
+    def add_sentence(self, text: str) -> None:
+        self.sentences.append(text)
+        self._render_reply()
+
+    @property
+    def reply_text(self) -> str:
+        return " ".join(self.sentences)
+
+    def finish(self, t: dict) -> None:
+        self.done = True
+        self.cut = bool(t.get("cut"))
+        if t.get("reply") and not self.sentences:
+            self.sentences = [t["reply"]]
+        self._render_reply(t.get("played_fraction") if self.cut else None)
+        self.meta.setText(html.escape(timings_text(t)))
+        self.meta.show()
+        falls = fallback_text(t.get("fallbacks", []))
+        if falls:
+            self.notes.setText(html.escape(falls))
+            self.notes.show()
+
+    def fail(self, why: str) -> None:
+        self.done = True
+        self.notes.setText(f"<span style='color:#e5534b'>{html.escape(why)}</span>")
+        self.notes.show()
+        self._render_reply()
+
+    def _render_reply(self, played_fraction: float | None = None) -> None:
+        text = self.reply_text
+        head = "<span style='font-weight:600; color:#39c5bb'>KAYTOO</span>&nbsp;&nbsp;"
+        if not text:
+            self.reply.setText(head + ("<i>…</i>" if not self.done else "<i>(no answer)</i>"))
+            return
+        if self.cut:
+            # The part after the interruption is struck through: it was never heard.
+            frac = 0.0 if played_fraction is None else max(0.0, min(1.0, played_fraction))
+            at = _word_boundary(text, int(round(len(text) * frac)))
+            said, unsaid = text[:at], text[at:]
+            self.reply.setText(
+                head + html.escape(said)
+                + f"<span style='text-decoration:line-through; color:#8b949e'>{html.escape(unsaid)}</span>"
+                + " <b style='color:#e5534b'>✂ cut off</b>")
+        else:
+            self.reply.setText(head + html.escape(text))
+
+
+def _word_boundary(text: str, at: int) -> int:
+    if at <= 0 or at >= len(text):
+        return max(0, min(at, len(text)))
+    nxt = text.find(" ", at)
+    return len(text) if nxt < 0 else nxt
+
+
+class ConversationView(QScrollArea):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        inner = QWidget()
+        inner.setObjectName("conversation")
+        self._layout = QVBoxLayout(inner)
+        self._layout.setContentsMargins(8, 8, 8, 8)
+        self._layout.setSpacing(10)
+        self.placeholder = QLabel("Hold the button (or Space) and ask something — "
+                                  "“what time is it?”, “switch to the narrator voice”, "
+                                  "“set a timer for two minutes”.")
+        self.placeholder.setWordWrap(True)
+        self.placeholder.setObjectName("placeholder")
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._layout.addWidget(self.placeholder)
+        self._layout.addStretch(1)
+        self.setWidget(inner)
+        self.cards: list[TurnCard] = []
+        self.active: TurnCard | None = None   # the turn being shown (a timer's card is not one)
+
+    @property
+    def current(self) -> TurnCard | None:
+        """The latest card (a turn's or a timer's)."""
+        return self.cards[-1] if self.cards else None
+
+    def begin_turn(self, heard: str | None) -> TurnCard:
+        card = self._add(TurnCard(heard))
+        self.active = card
+        return card
+
+    def add_sentence(self, text: str) -> None:
+        card = self.active if self.active is not None else self.begin_turn("")
+        card.add_sentence(text)
+        self._scroll_to_end()
+
+    def finish_turn(self, t: dict) -> None:
+        card = self.active if self.active is not None else self.begin_turn(t.get("heard", ""))
+        card.finish(t)
+        self.active = None
+        self._scroll_to_end()
+
+    def fail_turn(self, why: str) -> None:
+        card = self.active if self.active is not None else self.begin_turn(None)
+        card.fail(why)
+        self.active = None
+        self._scroll_to_end()
+
+    def announce(self, text: str) -> TurnCard:
+        """A line Kaytoo says on its own (a timer going off); a turn in progress keeps its card."""
+        card = TurnCard("")
+        card.heard.setText("<span style='font-weight:600; color:#8b949e'>TIMER</span>")
+        card.add_sentence(text)
+        card.done = True
+        return self._add(card)
+
+    def _add(self, card: TurnCard) -> TurnCard:
+        self.placeholder.hide()
+        self._layout.insertWidget(self._layout.count() - 1, card)
+        self.cards.append(card)
+        self._scroll_to_end()
+        return card
+
+    def _scroll_to_end(self) -> None:
+        bar = self.verticalScrollBar()
+        QTimer.singleShot(0, bar, lambda: bar.setValue(bar.maximum()))
