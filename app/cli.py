@@ -206,7 +206,7 @@ def _turn(args, paths, settings) -> int:
 
     from app.assistant import Assistant
     from app.audio import clip
-    from app.turn import run_turn
+    from app.turn import run_turn, settings_after
 
     _check_out(args.out)
     audio = clip.load(args.inp, clip.STT_RATE)
@@ -218,6 +218,11 @@ def _turn(args, paths, settings) -> int:
     result = run_turn(core, assistant, audio.samples, args.voice, chunks.append, tier=args.tier)
     clip.write_wav(args.out, np.concatenate(chunks) if chunks else np.zeros(0, np.float32),
                    result.sample_rate)
+    changed = settings_after(result.action, settings)
+    if changed is not None:  # "switch to the narrator voice" holds for the next command too
+        from app.settings import save
+
+        save(paths.settings_file, changed)
     t = result.timings
     data = {"heard": result.heard, "intent": result.intent, "reply": result.reply,
             "tier": result.tier, "fallbacks": result.fallbacks, "timings": t,

@@ -81,9 +81,31 @@ def run_turn(engine, assistant, samples16k: np.ndarray, voice: str | None,
     return result
 
 
+def settings_after(action: dict, settings):
+    """The settings a spoken command changes for good (voice, speed, volume), or None.
+
+    The GUI applies them live; ``kaytoo turn`` saves them so the next command hears the change.
+    """
+    kind, value = action.get("kind"), action.get("value")
+    new = settings.model_copy(deep=True)
+    if kind == "switch_voice" and value:
+        new.voice.active = str(value)
+    elif kind == "speed" and value:
+        new.tts.speed = min(2.0, max(0.5, round(new.tts.speed + float(value), 2)))
+    elif kind == "volume" and value:
+        new.tts.volume = min(2.0, max(0.1, round(new.tts.volume + float(value), 2)))
+    else:
+        return None
+    return new
+
+
 def _plain(value):
-    """Action values must survive JSON (a Timer object becomes its dict or its text)."""
-    if value is None or isinstance(value, (str, int, float, bool, list, dict)):
+    """Action values must survive JSON (Timer objects, also in a list, become dicts)."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if value is None or isinstance(value, (str, int, float, bool)):
         return value
     if hasattr(value, "__dataclass_fields__"):
         return {k: _plain(v) for k, v in asdict(value).items()}

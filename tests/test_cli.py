@@ -68,6 +68,36 @@ def test_turn_answers_the_time(tmp_path):
     assert sf.info(str(out)).duration > 0.5
 
 
+TURNS = [  # (question, intent, action kind, check on the action value)
+    ("What time is it?", "time", "none", None),
+    ("Set a timer for five minutes.", "timer_set", "timer_set", lambda v: v["seconds"] == 300),
+    ("Which voices can you use?", "list_voices", "list_voices", lambda v: "Narrator" in v),
+    ("What can you do?", "help", "none", None),
+    ("Tell me a joke, please.", "joke", "none", None),
+    ("Open the video panel.", "open_panel", "open_panel", lambda v: v == "video"),
+    ("Speak slower.", "speed", "speed", lambda v: v < 0),
+    ("Switch to the narrator voice.", "switch_voice", "switch_voice", lambda v: v == "Narrator"),
+]
+
+
+def test_turn_reports_each_command_kind_and_keeps_voice_and_speed(tmp_path, speak, kaytoo_home):
+    from app import paths as paths_mod
+    from app.settings import load
+
+    clip = speak("This is the narrator. I read long stories aloud to people who cannot sleep.",
+                 name="narrator-reference")
+    kaytoo("voices", "add", "Narrator", str(clip))
+    for question, intent, kind, check in TURNS:
+        data = json.loads(kaytoo("turn", "--in", str(speak(question)), "--out",
+                                 str(tmp_path / "a.wav"), "--json").stdout)
+        assert data["intent"] == intent, (question, data["heard"])
+        assert data["reply"].strip() and data["tier"] in ("piper", "pyttsx3")
+        assert data["action"]["kind"] == kind, data["action"]
+        assert check is None or check(data["action"]["value"]), data["action"]
+    settings, _ = load(paths_mod.resolve().settings_file)
+    assert settings.voice.active == "Narrator" and settings.tts.speed < 1.0
+
+
 def test_voices_list_has_the_bundled_voice():
     data = json.loads(kaytoo("voices", "list", "--json").stdout)
     assert any(v["name"] == "Kaytoo" and v["bundled"] for v in data["voices"])

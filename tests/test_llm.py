@@ -278,3 +278,29 @@ def test_a_trickle_with_no_sentence_counts_as_too_slow():
 def test_speakable_strips_markup():
     assert speakable("## Title") == "Title"
     assert speakable("1. **Bold** and [a link](http://x)") == "Bold and a link"
+
+
+@pytest.mark.parametrize("llm_server", ["gate"], indirect=True)
+def test_a_spoken_question_is_answered_aloud_while_the_llm_is_still_writing(llm_server, speak,
+                                                                            kaytoo_home):
+    """The whole turn (real Whisper, real voice): audio of the first sentence is out while the
+    server still holds back the rest of the answer."""
+    from app import paths as paths_mod
+    from app.audio import clip
+    from app.engines.core import EngineCore
+    from app.settings import Settings
+    from app.turn import run_turn
+
+    core = EngineCore(paths_mod.resolve().ensure(), Settings())
+    question = clip.load(speak(QUESTION), clip.STT_RATE).samples
+    held_back_at_first_audio: list[bool] = []
+
+    def on_chunk(chunk) -> None:
+        if not held_back_at_first_audio:
+            held_back_at_first_audio.append(not llm_server.release.is_set())
+            llm_server.release.set()
+
+    result = run_turn(core, kaytoo_for(llm_server.url), question, None, on_chunk, tier="pyttsx3")
+    assert held_back_at_first_audio == [True]
+    assert result.intent == "llm" and result.reply == ANSWER and result.tier == "pyttsx3"
+    assert result.audio_s > 3

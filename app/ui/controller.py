@@ -23,6 +23,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from app.errors import NothingCouldServe, UserError
 from app.paths import Paths
 from app.settings.model import Settings
+from app.turn import run_turn, settings_after
 
 log = logging.getLogger(__name__)
 
@@ -408,7 +409,6 @@ class Controller(QObject):
     def _run_turn(self, turn_id: int, samples: np.ndarray, cancel: threading.Event,
                   previous: threading.Thread | None, t_release: float) -> None:
         from app.engines.client import EngineGone
-        from app.turn import run_turn
 
         if previous is not None:
             previous.join(30)   # an interrupted turn drains its connection first
@@ -508,9 +508,7 @@ class Controller(QObject):
             self.player.volume = float(np.clip(self.player.volume + float(value), 0.1, 2.0))
             self.message.emit(f"Volume {self.player.volume:.0%}.")
         elif kind == "speed" and value:
-            new = self.settings.model_copy(deep=True)
-            new.tts.speed = float(np.clip(round(new.tts.speed + float(value), 2), 0.5, 2.0))
-            self.apply_settings(new)
+            self.apply_settings(settings_after(action, self.settings))
 
     def _timer_due(self, timer) -> None:
         text = self.assistant.timer_due_text(timer)
