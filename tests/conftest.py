@@ -55,3 +55,21 @@ def pulse() -> str:
     from tests.pulse import ensure_pulse
 
     return ensure_pulse()
+
+
+@pytest.fixture(scope="session")
+def xserver():
+    """A private X server (Xvfb): a real display for the window and the system-wide key."""
+    if not shutil.which("Xvfb"):
+        pytest.fail("Xvfb is missing: scripts/install.sh installs it")
+    read, write = os.pipe()
+    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x800x24",
+                             "-nolisten", "tcp"],
+                            pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write)
+    with os.fdopen(read) as f:
+        number = f.readline().strip()
+    assert number, "Xvfb did not report its display"
+    yield f":{number}"
+    proc.terminate()
+    proc.wait(10)

@@ -3,31 +3,12 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import os
-import shutil
-import subprocess
 import threading
 
 import pytest
 
 from app.errors import UserError
 from app.ui.global_hotkey import GlobalHotkey, available
-
-
-@pytest.fixture(scope="module")
-def xserver():
-    if not shutil.which("Xvfb"):
-        pytest.fail("Xvfb is missing: scripts/install.sh installs it")
-    read, write = os.pipe()
-    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "640x480x24", "-nolisten", "tcp"],
-                            pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.close(write)
-    with os.fdopen(read) as f:
-        number = f.readline().strip()
-    assert number, "Xvfb did not report its display"
-    yield f":{number}"
-    proc.terminate()
-    proc.wait(10)
 
 
 class Keyboard:

@@ -209,7 +209,8 @@ def _script_smoke(app, ui: Ui, args, outcome: dict):
             tim = result["timings"]
             print(f"heard: {result['heard']!r}\nreply: {result['reply']}\ntier: {result['tier']}\n"
                   f"timings: stt {tim['stt_s']} s, first audio {tim['first_audio_s']} s, "
-                  f"first sound {tim.get('first_sound_s')} s, total {tim['total_s']} s", flush=True)
+                  f"first sound {tim.get('first_sound_s')} s, reply synthesized {tim['total_s']} s, "
+                  f"reply played out {tim.get('spoken_s')} s", flush=True)
             ok = bool(result["reply"])
             if args.hold > 0:
                 QTimer.singleShot(300, lambda: print("screenshot ready", flush=True))
