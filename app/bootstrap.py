@@ -5,9 +5,11 @@ where bundled assets live, and how the engine process is launched.
 """
 from __future__ import annotations
 
+import importlib.util
 import logging
 import logging.handlers
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -23,6 +25,23 @@ def asset_dir() -> Path:
     if is_frozen():
         return Path(getattr(sys, "_MEIPASS", Path(sys.executable).parent)) / "assets"
     return Path(__file__).resolve().parent.parent / "assets"
+
+
+def find_ffmpeg() -> str | None:
+    """ffmpeg on PATH, else the static build imageio-ffmpeg carries (the packaged app bundles it).
+
+    The one lookup for every ffmpeg the app runs (clip decoding, video optimisation)."""
+    found = shutil.which("ffmpeg")
+    if found:
+        return found
+    if importlib.util.find_spec("imageio_ffmpeg") is None:
+        return None
+    import imageio_ffmpeg
+
+    try:
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    except RuntimeError:  # the package is there but its binary is not
+        return None
 
 
 def engine_command(uri: str, extra: list[str] | None = None) -> list[str]:
@@ -45,6 +64,23 @@ def prepare_process() -> None:
         sys.stdout = open(os.devnull, "w")
     if sys.stderr is None:
         sys.stderr = open(os.devnull, "w")
+    if is_frozen() and sys.platform.startswith("linux"):
+        _restore_library_path()
+
+
+def _restore_library_path() -> None:
+    """Give child processes the user's library path, not the bundle's.
+
+    PyInstaller's bootloader points LD_LIBRARY_PATH at the bundle so this process finds its own
+    libraries (the loader read it at start-up; changing it now does not affect this process).
+    Inherited, it would make system programs we run (espeak-ng, a system ffmpeg) load the bundle's
+    copies of libstdc++, libasound, libpulse... built for another system. Our own engine child is
+    the frozen executable again, whose bootloader sets the variable afresh."""
+    original = os.environ.pop("LD_LIBRARY_PATH_ORIG", None)
+    if original is not None:
+        os.environ["LD_LIBRARY_PATH"] = original
+    else:
+        os.environ.pop("LD_LIBRARY_PATH", None)
 
 
 def setup_logging(paths: Paths, verbose: bool = False, name: str = "kaytoo") -> Path:

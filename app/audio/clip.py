@@ -59,10 +59,11 @@ def _read_soundfile(path: Path) -> Clip | None:
 
 
 def _read_ffmpeg(path: Path, rate: int = 48000) -> Clip | None:
-    import shutil
     import subprocess
 
-    ffmpeg = shutil.which("ffmpeg")
+    from app.bootstrap import find_ffmpeg
+
+    ffmpeg = find_ffmpeg()  # PATH, else the bundled static one
     if not ffmpeg:
         return None
     cmd = [ffmpeg, "-nostdin", "-v", "error", "-i", str(path), "-vn", "-ac", "1", "-ar", str(rate),

@@ -53,20 +53,16 @@ class Tools:
     @classmethod
     def find(cls) -> "Tools":
         """ffmpeg on PATH (with its ffprobe), else the static build inside imageio-ffmpeg."""
-        ffmpeg = shutil.which("ffmpeg")
-        if ffmpeg:
-            beside = Path(ffmpeg).with_name("ffprobe" + Path(ffmpeg).suffix)
-            return cls(ffmpeg, str(beside) if beside.is_file() else shutil.which("ffprobe"))
-        import importlib.util
+        from app.bootstrap import find_ffmpeg
 
-        if importlib.util.find_spec("imageio_ffmpeg") is not None:
-            import imageio_ffmpeg
-
-            try:
-                return cls(imageio_ffmpeg.get_ffmpeg_exe())
-            except RuntimeError:  # the package is there but its binary is not
-                pass
-        raise UserError("ffmpeg was not found; install ffmpeg to optimise videos.")
+        ffmpeg = find_ffmpeg()
+        if ffmpeg is None:
+            raise UserError("ffmpeg was not found; install ffmpeg to optimise videos.")
+        beside = Path(ffmpeg).with_name("ffprobe" + Path(ffmpeg).suffix)
+        if beside.is_file():
+            return cls(ffmpeg, str(beside))
+        # imageio-ffmpeg ships no ffprobe; a system ffmpeg's may live elsewhere on PATH
+        return cls(ffmpeg, shutil.which("ffprobe") if ffmpeg == shutil.which("ffmpeg") else None)
 
     def encoders(self) -> set[str]:
         out = subprocess.run([self.ffmpeg, "-hide_banner", "-nostdin", "-encoders"],
