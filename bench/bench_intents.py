@@ -136,14 +136,14 @@ PROMPT = ("Kaytoo, what time is it? Set a timer for five minutes. Remind me to c
           + ", ".join(VOICES) + " voice. List voices. Open the voice library or the video panel.")
 
 
-def prompted(stt: WhisperStt, audio: np.ndarray) -> str:
-    """The same decode as WhisperStt.transcribe, plus ``initial_prompt``. WhisperStt has no prompt
-    argument yet, so this reaches into it: an experiment for the STT's owner, not app code."""
+def prompted(stt: WhisperStt, audio: np.ndarray, **hint: str) -> str:
+    """The same decode as WhisperStt.transcribe, plus a hint: ``initial_prompt`` (the command
+    vocabulary) or ``hotwords`` (the voice names). Experiments; the app passes neither."""
     speech = stt._trim(audio)
     speech = audio if speech is None else speech
     segments, _ = stt._model.transcribe(
         speech, language="en", beam_size=stt.beam_size, best_of=1, condition_on_previous_text=False,
-        without_timestamps=True, vad_filter=False, temperature=[0.0], initial_prompt=PROMPT)
+        without_timestamps=True, vad_filter=False, temperature=[0.0], **hint)
     return " ".join(s.text.strip() for s in segments if s.text.strip())
 
 
@@ -171,8 +171,9 @@ def accuracy(res: list[tuple], k: int) -> float:
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--snr", default="clean,clean+prompt,25,15",
-                    help="conditions: 'clean', SNRs in dB, either with '+prompt' (vocabulary prompt)")
+    ap.add_argument("--snr", default="clean,clean+names,clean+prompt,25,25+names,15,15+names",
+                    help="conditions: 'clean' or an SNR in dB, with '+names' (voice names as "
+                         "Whisper hotwords) or '+prompt' (vocabulary prompt)")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "assistant.md")
     args = ap.parse_args()
     conditions = [c.strip() for c in args.snr.split(",")]
@@ -189,11 +190,12 @@ def main() -> int:
         runs, stt_times = {}, []
         for snr in conditions:
             rows = []
-            level = snr.removesuffix("+prompt")
+            level, _, extra = snr.partition("+")
             for text, want, slot, voice, samples in clips:
                 audio = samples if level == "clean" else add_noise(samples, float(level), rng)
                 t0 = time.perf_counter()
-                heard = (prompted(stt, audio) if snr.endswith("+prompt") else
+                heard = (prompted(stt, audio, initial_prompt=PROMPT) if extra == "prompt" else
+                         prompted(stt, audio, hotwords=", ".join(VOICES)) if extra == "names" else
                          stt.transcribe(audio, "en").text)
                 stt_times.append(time.perf_counter() - t0)
                 rows.append((text, want, slot, voice, heard))
@@ -244,8 +246,9 @@ def main() -> int:
         f"{len(COMMANDS)} commands x {len(SPEAKERS)} espeak-ng voices ({', '.join(SPEAKERS)}) = "
         f"{n} clips per condition; white noise at the given SNR (speech power over noise power) "
         "plus 0.5 s of noise either side; faster-whisper tiny.en (bundled), CPU, int8, VAD on, "
-        "language en; the vocabulary-prompt row passes Whisper an initial prompt of typical "
-        "commands and the voice names. Baselines, in the same run on the same transcripts: "
+        "language en. '+ voice names' rows pass the voice names as Whisper hotwords and the "
+        "vocabulary-prompt row an initial prompt of typical commands and the voice names "
+        "(experiments: the app passes neither). Baselines, in the same run on the same transcripts: "
         "'rules only' = the same rules with spelling correction and fuzzy example matching off; "
         "'phrase list' = the transcript must equal one of the example phrases (lower case, no "
         "punctuation), as a fixed phrase-list assistant would. Value = the duration, voice, "
@@ -268,8 +271,9 @@ def main() -> int:
 
 
 def _name(condition: str) -> str:
-    level, _, prompt = condition.partition("+")
-    return (level if level == "clean" else f"{level} dB") + (" + vocabulary prompt" if prompt else "")
+    level, _, extra = condition.partition("+")
+    return (level if level == "clean" else f"{level} dB") + {
+        "": "", "names": " + voice names", "prompt": " + vocabulary prompt"}[extra]
 
 
 if __name__ == "__main__":
