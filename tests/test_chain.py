@@ -72,6 +72,31 @@ def test_missed_first_audio_deadline_moves_on():
     assert "0.2 s deadline" in speech.report.fallbacks[0].reason
 
 
+def test_a_tier_still_loading_is_passed_over_but_not_marked_failing():
+    a, b = ToneTier("a", slow_load=True), ToneTier("b")
+    c = chain(a, b, deadlines={"a": 0.2, "b": 2.0})
+    first = c.speak(SENTENCES)
+    list(first)
+    assert first.report.tier == "b" and b.spoken == SENTENCES
+    assert first.report.fallbacks[0].reason == "its model was still loading after 0.2 s"
+    assert c.recent_failure("a") is None          # free to serve once it has loaded
+    a.loaded.set()
+    threading.Event().wait(0.1)                   # the abandoned worker finishes the load
+    second = c.speak(SENTENCES)
+    list(second)
+    assert second.report.tier == "a" and second.report.fallbacks == []
+
+
+def test_a_tier_asked_for_by_name_is_waited_for_while_it_loads():
+    a, b = ToneTier("a", slow_load=True), ToneTier("b")
+    threading.Timer(0.6, a.loaded.set).start()    # loads in three times its deadline
+    speech = chain(a, b, deadlines={"a": 0.2, "b": 2.0}).speak(SENTENCES, tier="a")
+    list(speech)
+    assert speech.report.tier == "a" and speech.report.fallbacks == []
+    assert a.spoken == SENTENCES and b.spoken == []
+    assert speech.report.first_audio_s >= 0.5     # the load counts in what the user waited
+
+
 def test_starving_tier_is_left_without_repeating_finished_sentences():
     # Tier a delivers the first sentence, then stalls mid-way through the second.
     a = ToneTier("a", chunks=3)

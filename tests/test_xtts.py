@@ -303,3 +303,34 @@ def test_fp16_decode_path_streams(tiny_dir, reference, tmp_path):
     assert b.model.gpt.gpt.h[0].attn.c_attn.weight.dtype == torch.float16
     chunks = list(b.stream("Affirmative.", _voice(reference, tmp_path / "latents")))
     assert len(chunks) >= 2 and all(c.dtype == np.float32 and np.isfinite(c).all() for c in chunks)
+
+
+# -- the tier in the app ---------------------------------------------------------------------------
+def test_say_speaks_with_the_cloned_voice_once_the_model_is_installed_and_accepted(tiny_dir,
+                                                                                  kaytoo_home):
+    """`kaytoo say --tier xtts` as a real process: XTTS serves with nothing falling back, and
+    the bundled voice's latents are cached for the next reply."""
+    import json
+    import subprocess
+    import sys
+
+    import soundfile as sf
+
+    from app import paths as paths_mod
+    from app.settings import Settings, save
+
+    paths = paths_mod.resolve().ensure()
+    shutil.copytree(tiny_dir, paths.models / "xtts-v2")
+    settings = Settings()
+    settings.tts.xtts_consent = True
+    save(paths.settings_file, settings)
+    out = kaytoo_home / "reply.wav"
+    run = subprocess.run([sys.executable, "-m", "app", "say", "Affirmative.", "--tier", "xtts",
+                          "--out", str(out), "--json"], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    data = json.loads(run.stdout)
+    assert data["tier"] == "xtts" and data["fallbacks"] == [], data
+    audio, rate = sf.read(str(out), dtype="float32")
+    assert rate == 48000 and len(audio) / rate == pytest.approx(data["audio_s"], abs=0.05)
+    assert float(np.sqrt(np.mean(audio ** 2))) > 1e-3           # not silence
+    assert any(paths.data.rglob("*latents*")), "the voice's latents were cached on disk"

@@ -17,11 +17,14 @@ class ToneTier(TtsBackend):
 
     def __init__(self, name: str, rate: int = 16000, chunks: int = 3, chunk_s: float = 0.1,
                  stall_after: int | None = None, fail_with: Exception | None = None,
-                 reason: str | None = None):
+                 reason: str | None = None, slow_load: bool = False):
         self.name = name  # type: ignore[misc]
         self._rate, self.chunks, self.chunk_s = rate, chunks, chunk_s
         self.stall_after, self.fail_with, self.reason = stall_after, fail_with, reason
         self.gate = threading.Event()
+        self.loaded = threading.Event()      # slow_load: load() waits until the test sets it
+        if not slow_load:
+            self.loaded.set()
         self.spoken: list[str] = []
         self.loads = 0
 
@@ -30,6 +33,7 @@ class ToneTier(TtsBackend):
 
     def load(self) -> None:
         self.loads += 1
+        self.loaded.wait(30)
         if isinstance(self.fail_with, TierUnavailable):
             raise self.fail_with
 

@@ -66,24 +66,38 @@ class SpeechReport:
         return cls(**known)
 
 
+FORCED_LOAD_LIMIT_S = 300.0  # how long a tier asked for by name may take to load its model
+
+
 class _Abandon(Exception):
-    """The current tier must be left; the message is the reason shown to the user."""
+    """The current tier must be left; the message is the reason shown to the user.
+
+    ``remember``: False when the tier was only still loading; it keeps loading in the background
+    and may serve the next reply, so it is not marked as failing."""
+
+    def __init__(self, reason: str, remember: bool = True):
+        super().__init__(reason)
+        self.remember = remember
 
 
 class _TierWorker:
     """Runs one backend in a thread: sentences in, ("chunk", samples, rate) / ("end",) / ("error", e) out."""
 
-    def __init__(self, backend: TtsBackend, voice: VoiceRef | None, speed: float):
+    def __init__(self, backend: TtsBackend, voice: VoiceRef | None, speed: float,
+                 clock: Callable[[], float]):
         self.backend, self.voice, self.speed = backend, voice, speed
+        self.loaded_at: float | None = None  # when the model was ready (on the chain's clock)
         self.inbox: queue.Queue[str | None] = queue.Queue()
         self.outbox: queue.Queue[tuple] = queue.Queue()
         self.cancel = threading.Event()
+        self._clock = clock
         self.thread = threading.Thread(target=self._run, name=f"tts-{backend.name}", daemon=True)
         self.thread.start()
 
     def _run(self) -> None:
         try:
             self.backend.load()
+            self.loaded_at = self._clock()
             while not self.cancel.is_set():
                 sentence = self.inbox.get()
                 if sentence is None or self.cancel.is_set():
@@ -174,7 +188,7 @@ class Speech:
                 if reason:
                     report.fallbacks.append(Fallback(name, reason))
                     continue
-                worker = _TierWorker(backend, self.voice, chain.speed)
+                worker = _TierWorker(backend, self.voice, chain.speed, chain.clock)
                 tier_start, spoke = chain.clock(), False
                 try:
                     while not self.cancel.is_set():
@@ -188,7 +202,8 @@ class Speech:
                         current = None
                 except _Abandon as e:
                     report.fallbacks.append(Fallback(name, str(e)))
-                    chain.remember_failure(name, str(e))
+                    if e.remember:
+                        chain.remember_failure(name, str(e))
                     log.warning("tier %s abandoned: %s", name, e)
                     continue
                 finally:
@@ -217,17 +232,19 @@ class Speech:
         while True:
             if self.cancel.is_set():
                 return
-            if not spoke and first:
-                due = tier_start + chain.deadlines.get(name, 5.0)
-                why = f"no audio within its {chain.deadlines.get(name, 5.0):g} s deadline"
-            else:
-                due = self._play_end + chain.starve_slack_s
-                why = "it was producing audio slower than real time, so playback would stall"
+            waiting = not spoke and first
+            due = self._first_due(worker, name, tier_start) if waiting else \
+                self._play_end + chain.starve_slack_s
             item = self._get(worker, due)
             if item is None:
                 if self.cancel.is_set():
                     return
-                raise _Abandon(why)
+                if not waiting:
+                    raise _Abandon("it was producing audio slower than real time, so playback "
+                                   "would stall")
+                if self._keep_waiting(worker, name, tier_start):
+                    continue
+                raise self._missed(worker, name)
             if item[0] == "error":
                 e = item[1]
                 raise _Abandon(str(e) if isinstance(e, TierUnavailable) else
@@ -241,6 +258,36 @@ class Speech:
                 resampler = StreamResampler(rate, chain.out_rate)
             first = False
             yield from self._emit(resampler.push(samples), name)
+
+    # The first audio's deadline. A tier chosen automatically must load and speak within it; a
+    # tier the user asked for by name is waited for while it loads (up to FORCED_LOAD_LIMIT_S),
+    # then gets the same deadline from the moment it is ready.
+    def _first_due(self, worker: _TierWorker, name: str, tier_start: float) -> float:
+        limit = self.chain.deadlines.get(name, 5.0)
+        if name != self.forced:
+            return tier_start + limit
+        if worker.loaded_at is None:
+            return self.chain.clock() + 0.1   # look again soon
+        return worker.loaded_at + limit
+
+    def _keep_waiting(self, worker: _TierWorker, name: str, tier_start: float) -> bool:
+        """A tier asked for by name that is still loading, or whose deadline from the moment it
+        loaded has not passed yet."""
+        if name != self.forced:
+            return False
+        now = self.chain.clock()
+        if worker.loaded_at is None:
+            return now < tier_start + FORCED_LOAD_LIMIT_S
+        return now < worker.loaded_at + self.chain.deadlines.get(name, 5.0)
+
+    def _missed(self, worker: _TierWorker, name: str) -> _Abandon:
+        limit = self.chain.deadlines.get(name, 5.0)
+        if worker.loaded_at is not None:
+            return _Abandon(f"no audio within its {limit:g} s deadline")
+        if name == self.forced:
+            return _Abandon(f"its model did not load within {FORCED_LOAD_LIMIT_S:g} s")
+        # Not remembered as a failure: the model keeps loading and may serve the next reply.
+        return _Abandon(f"its model was still loading after {limit:g} s", remember=False)
 
     def _get(self, worker: _TierWorker, due: float) -> tuple | None:
         """Wait for the worker's next item until ``due``, waking often enough to notice cancel."""
