@@ -73,3 +73,11 @@ def xserver():
     yield f":{number}"
     proc.terminate()
     proc.wait(10)
+
+
+@pytest.fixture(scope="session")
+def tiny_dir(tmp_path_factory) -> Path:
+    """A tiny XTTS v2 built from code (tests/tiny_xtts.py), laid out as the downloaded model is."""
+    from tests.tiny_xtts import build_tiny_xtts
+
+    return build_tiny_xtts(tmp_path_factory.mktemp("tiny-xtts") / "xtts-v2")

@@ -8,7 +8,7 @@ import threading
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QEvent, Qt
+from PySide6.QtCore import QEvent, QObject, Qt, Slot
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QApplication
 
@@ -210,5 +210,47 @@ def test_voice_previews_play_the_reference_and_speak_a_sample(qtbot, pulse, ques
         qtbot.waitUntil(lambda: bool(log.said), timeout=60000)
         assert log.said[0][0] == SAMPLE_SENTENCE and log.said[0][1]
         assert any(m.startswith("Sample spoken by the") for m in log.messages)
+    finally:
+        ui.close()
+
+
+class Progress(QObject):
+    """The controller's voice-preparation reports, received on the GUI thread."""
+
+    def __init__(self, controller):
+        super().__init__()
+        self.steps: list[tuple[str, float]] = []
+        controller.voice_progress.connect(self.step)
+
+    @Slot(str, float)
+    def step(self, text: str, fraction: float) -> None:
+        self.steps.append((text, fraction))
+
+
+def test_a_new_voice_is_prepared_for_cloning_in_the_background(qtbot, tiny_dir, speak, question):
+    """With XTTS installed and its licence accepted, adding a voice in the library computes its
+    cloning latents on the thread pool, with progress, and caches them for its first reply."""
+    import shutil
+
+    from app import paths as paths_mod
+    from app.settings import Settings
+
+    paths = paths_mod.resolve().ensure()
+    shutil.copytree(tiny_dir, paths.models / "xtts-v2")
+    settings = Settings()
+    settings.tts.xtts_consent = True
+    ui, log = build(qtbot, question, settings)
+    progress = Progress(ui.controller)
+    try:
+        wait_ready(qtbot, log)
+        clip = speak("The quick brown fox jumps over the lazy dog, and then it runs back across "
+                     "the field to do it all over again.", "narrator-long")
+        job = ui.window.voice_panel.add_file("Narrator", clip)
+        assert job.done.wait(60)
+        qtbot.waitUntil(lambda: any("ready for cloning" in m for m in log.messages), timeout=180000)
+        assert any(0 < f < 1 and "Narrator" in t for t, f in progress.steps), progress.steps
+        assert progress.steps[-1] == ("", 1.0)
+        narrator = paths.voices / "narrator"
+        assert len(list((narrator / "latents").glob("xtts2-*.pt"))) == 1, sorted(narrator.rglob("*"))
     finally:
         ui.close()

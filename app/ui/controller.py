@@ -281,17 +281,13 @@ class Controller(QObject):
     @Slot(str)
     def prepare_voice(self, name: str) -> None:
         """Compute a new voice's cloning latents in the background (only when XTTS can be used)."""
-        from app.engines.models import ModelStore
-
-        s = self.settings.tts
-        if not s.xtts_consent or "xtts" not in s.tiers:
-            return
-        try:
-            if ModelStore(self.paths.models).path_for("xtts-v2") is None:
-                return
-        except UserError:
-            return
+        from app.engines.core import make_backend
         from app.ui.jobs import Job
+
+        # The same test the engine's XTTS tier makes (installed, licence accepted), no model load.
+        if "xtts" not in self.settings.tts.tiers or \
+                make_backend("xtts", self.paths, self.settings).check() is not None:
+            return
 
         job = Job(lambda job: self._prepare(name, job), f"Preparing '{name}'")
         job.signals.progress.connect(
