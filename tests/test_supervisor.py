@@ -64,3 +64,39 @@ def test_kill_during_request_restarts_and_next_request_works():
         sup.stop()
     assert states.seen[-1][0] == "stopped"
     assert not sup.socket_path.exists()
+
+
+def test_a_remote_engine_is_probed_until_it_answers_then_used():
+    """The GUI's remote-engine mode against a real engine serving Wyoming on loopback TCP, started
+    only after the probe began: the state says why it waits, then 'ready', and a request works."""
+    import socket
+    import subprocess
+
+    from app.engines.remote import RemoteEngine
+    from tests.engine_proc import engine_cmd
+
+    write_settings(tiers=["pyttsx3"])
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    uri = f"tcp://127.0.0.1:{port}"
+    states = States()
+    remote = RemoteEngine(uri, states)
+    remote.start()
+    proc = None
+    try:
+        states.wait_for("restarting", 1, timeout=30)
+        assert "is not reachable" in states.seen[-1][1] and not remote.wait_ready(0)
+        proc = subprocess.Popen(engine_cmd(uri), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        assert remote.wait_ready(120), states.seen
+        assert remote.state == "ready"
+        with remote.client() as client:
+            speech = client.speak(["Affirmative."], None, "pyttsx3")
+            audio = np.concatenate(list(speech))
+        assert speech.report.tier == "pyttsx3" and len(audio) > 0.3 * speech.rate
+    finally:
+        remote.stop()
+        if proc is not None:
+            proc.terminate()
+            proc.wait(30)
+    assert states.seen[-1] == ("stopped", "")

@@ -33,52 +33,6 @@ MIN_HOLD_S = 0.3              # shorter than this is a tap, not a question
 ONLINE_PROBE_S = 60.0
 
 
-class RemoteEngine:
-    """A remote Wyoming server used instead of the local engine process (same small interface)."""
-
-    def __init__(self, uri: str, on_state):
-        self.uri, self.on_state = uri, on_state
-        self.state = "stopped"
-        self._ready = threading.Event()
-        self._stop = threading.Event()
-
-    def start(self) -> None:
-        threading.Thread(target=self._probe, name="remote-engine", daemon=True).start()
-
-    def _probe(self) -> None:
-        from app.engines.client import EngineClient
-
-        self._set("starting", self.uri)
-        delay = 1.0
-        while not self._stop.is_set():
-            try:
-                with EngineClient(self.uri, timeout=10) as c:
-                    c.info()
-                self._ready.set()
-                self._set("ready", self.uri)
-                return
-            except Exception as e:  # unreachable or not a Wyoming server: keep trying, say why
-                self._set("restarting", f"the remote engine {self.uri} is not reachable ({e})")
-                self._stop.wait(delay)
-                delay = min(delay * 2, 30.0)
-
-    def _set(self, state: str, detail: str) -> None:
-        self.state = state
-        self.on_state(state, detail)
-
-    def wait_ready(self, timeout: float) -> bool:
-        return self._ready.wait(timeout)
-
-    def client(self, timeout: float = 60.0):
-        from app.engines.client import EngineClient
-
-        return EngineClient(self.uri, timeout)
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._set("stopped", "")
-
-
 class Controller(QObject):
     state_changed = Signal(str)          # idle | listening | thinking | speaking
     engine_state = Signal(str, str)      # state, detail
@@ -536,6 +490,7 @@ class Controller(QObject):
 
     # -- engine ----------------------------------------------------------------------------------
     def _start_engine(self) -> None:
+        from app.engines.remote import RemoteEngine
         from app.engines.supervisor import Supervisor
 
         uri = self.settings.engine.remote_uri
