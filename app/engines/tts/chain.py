@@ -233,18 +233,14 @@ class Speech:
             if self.cancel.is_set():
                 return
             waiting = not spoke and first
-            due = self._first_due(worker, name, tier_start) if waiting else \
-                self._play_end + chain.starve_slack_s
-            item = self._get(worker, due)
+            starve_at = self._play_end + chain.starve_slack_s
+            item = self._get(worker, (lambda: self._first_due(worker, name, tier_start))
+                             if waiting else (lambda: starve_at))
             if item is None:
                 if self.cancel.is_set():
                     return
-                if not waiting:
-                    raise _Abandon("it was producing audio slower than real time, so playback "
-                                   "would stall")
-                if self._keep_waiting(worker, name, tier_start):
-                    continue
-                raise self._missed(worker, name)
+                raise self._missed(worker, name) if waiting else _Abandon(
+                    "it was producing audio slower than real time, so playback would stall")
             if item[0] == "error":
                 e = item[1]
                 raise _Abandon(str(e) if isinstance(e, TierUnavailable) else
@@ -261,24 +257,15 @@ class Speech:
 
     # The first audio's deadline. A tier chosen automatically must load and speak within it; a
     # tier the user asked for by name is waited for while it loads (up to FORCED_LOAD_LIMIT_S),
-    # then gets the same deadline from the moment it is ready.
+    # then gets the same deadline from the moment it is ready. Re-read while waiting: the load
+    # may finish meanwhile.
     def _first_due(self, worker: _TierWorker, name: str, tier_start: float) -> float:
         limit = self.chain.deadlines.get(name, 5.0)
         if name != self.forced:
             return tier_start + limit
         if worker.loaded_at is None:
-            return self.chain.clock() + 0.1   # look again soon
+            return tier_start + FORCED_LOAD_LIMIT_S
         return worker.loaded_at + limit
-
-    def _keep_waiting(self, worker: _TierWorker, name: str, tier_start: float) -> bool:
-        """A tier asked for by name that is still loading, or whose deadline from the moment it
-        loaded has not passed yet."""
-        if name != self.forced:
-            return False
-        now = self.chain.clock()
-        if worker.loaded_at is None:
-            return now < tier_start + FORCED_LOAD_LIMIT_S
-        return now < worker.loaded_at + self.chain.deadlines.get(name, 5.0)
 
     def _missed(self, worker: _TierWorker, name: str) -> _Abandon:
         limit = self.chain.deadlines.get(name, 5.0)
@@ -289,10 +276,11 @@ class Speech:
         # Not remembered as a failure: the model keeps loading and may serve the next reply.
         return _Abandon(f"its model was still loading after {limit:g} s", remember=False)
 
-    def _get(self, worker: _TierWorker, due: float) -> tuple | None:
-        """Wait for the worker's next item until ``due``, waking often enough to notice cancel."""
+    def _get(self, worker: _TierWorker, due: Callable[[], float]) -> tuple | None:
+        """Wait for the worker's next item until ``due()``, waking often enough to notice cancel
+        (and a deadline that moved)."""
         while True:
-            left = due - self.chain.clock()
+            left = due() - self.chain.clock()
             if left <= 0 or self.cancel.is_set():
                 return None
             try:
