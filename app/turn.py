@@ -90,10 +90,8 @@ def settings_after(action: dict, settings):
     new = settings.model_copy(deep=True)
     if kind == "switch_voice" and value:
         new.voice.active = str(value)
-    elif kind == "speed" and value:
-        new.tts.speed = min(2.0, max(0.5, round(new.tts.speed + float(value), 2)))
-    elif kind == "volume" and value:
-        new.tts.volume = min(2.0, max(0.1, round(new.tts.volume + float(value), 2)))
+    elif kind in ("speed", "volume") and value:
+        setattr(new.tts, kind, new.tts.clamped(kind, round(getattr(new.tts, kind) + float(value), 2)))
     else:
         return None
     return new

@@ -12,6 +12,17 @@ SETTINGS_VERSION = 1
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
+    @classmethod
+    def limits(cls, name: str) -> tuple[float, float]:
+        """A numeric setting's validated range (ge, le): one source for clamps and spin boxes."""
+        meta = cls.model_fields[name].metadata
+        return (next(m.ge for m in meta if hasattr(m, "ge")),
+                next(m.le for m in meta if hasattr(m, "le")))
+
+    def clamped(self, name: str, value: float) -> float:
+        lo, hi = self.limits(name)
+        return min(hi, max(lo, value))
+
 
 class AudioSettings(_Section):
     input_device: str | None = None     # None: the system default

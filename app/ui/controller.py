@@ -455,7 +455,7 @@ class Controller(QObject):
         elif kind == "stop":
             self.player.stop_now()
         elif kind == "volume" and value:
-            self.player.volume = float(np.clip(self.player.volume + float(value), 0.1, 2.0))
+            self.player.volume = self.settings.tts.clamped("volume", self.player.volume + float(value))
             self.message.emit(f"Volume {self.player.volume:.0%}.")
         elif kind == "speed" and value:
             self.apply_settings(settings_after(action, self.settings))

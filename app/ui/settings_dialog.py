@@ -92,11 +92,11 @@ class SettingsDialog(QDialog):
             self.deadlines[name] = box
             form.addRow(f"Give up on the {tier_name(name)} after:", box)
         self.speed = QDoubleSpinBox()
-        self.speed.setRange(0.5, 2.0)
+        self.speed.setRange(*type(s.tts).limits("speed"))
         self.speed.setSingleStep(0.05)
         self.speed.setValue(s.tts.speed)
         self.volume = QDoubleSpinBox()
-        self.volume.setRange(0.1, 2.0)
+        self.volume.setRange(*type(s.tts).limits("volume"))
         self.volume.setSingleStep(0.1)
         self.volume.setValue(s.tts.volume)
         self.droid = QCheckBox("Droid voice effect (metallic, K-2SO-like)")
