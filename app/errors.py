@@ -8,3 +8,10 @@ class UserError(Exception):
 
 class NothingCouldServe(Exception):
     """Every tier or fallback failed (exit code 3). The message says why, tier by tier."""
+
+
+def first_line(e: BaseException, limit: int | None = None) -> str:
+    """An exception as a short reason for a sentence: its first line (or its type's name)."""
+    text = str(e).strip()
+    text = text.splitlines()[0] if text else type(e).__name__
+    return text if limit is None else text[:limit]

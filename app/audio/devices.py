@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from app.errors import UserError
+from app.errors import UserError, first_line
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +21,7 @@ def close_stream(stream, what: str, abort: bool = False) -> None:
         stream.close()
     except Exception:  # the device vanished: nothing left to close
         log.warning("%s stream did not close cleanly", what, exc_info=True)
+
 
 KINDS = ("input", "output")
 
@@ -59,13 +60,14 @@ def list_devices(kind: str | None = None) -> list[Device]:
         apis = [a["name"] for a in sd.query_hostapis()]
         defaults = tuple(sd.default.device)
     except Exception as e:  # PortAudio missing or broken
-        raise UserError(f"The audio system is not available ({_short(e)}).") from None
+        raise UserError(f"The audio system is not available ({first_line(e)}).") from None
     out = []
     for i, d in enumerate(raw):
-        dev = Device(i, d["name"], int(d["max_input_channels"]), int(d["max_output_channels"]),
-                     int(d["default_samplerate"]), apis[d["hostapi"]] if d["hostapi"] < len(apis) else "")
-        is_default = (dev.inputs and i == defaults[0]) or (dev.outputs and i == defaults[1])
-        out.append(Device(**{**dev.__dict__, "is_default": bool(is_default)}))
+        inputs, outputs = int(d["max_input_channels"]), int(d["max_output_channels"])
+        out.append(Device(i, d["name"], inputs, outputs, int(d["default_samplerate"]),
+                          apis[d["hostapi"]] if d["hostapi"] < len(apis) else "",
+                          is_default=(inputs > 0 and i == defaults[0])
+                          or (outputs > 0 and i == defaults[1])))
     return [d for d in out if kind is None or d.has(kind)]
 
 
@@ -121,8 +123,3 @@ def _default(devices: list[Device], kind: str) -> Device:
         return preferred
     d = next((d for d in devices if d.name.lower() == "default"), None)
     return d if d is not None else devices[0]
-
-
-def _short(e: Exception) -> str:
-    text = str(e).strip().splitlines()
-    return text[0] if text else type(e).__name__

@@ -31,6 +31,7 @@ import numpy as np
 
 from app import atomic
 from app.engines.tts.base import TierUnavailable, TtsBackend, VoiceRef
+from app.errors import first_line
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,7 @@ class XttsBackend(TtsBackend):
                 raise
             except Exception as e:  # a corrupt or mismatched checkpoint: this tier cannot serve
                 self.model = None
-                raise TierUnavailable(f"the XTTS v2 model could not be loaded ({_short(e)})") from e
+                raise TierUnavailable(f"the XTTS v2 model could not be loaded ({first_line(e, 200)})") from e
 
     @property
     def sample_rate(self) -> int:
@@ -340,7 +341,7 @@ def _read_latents(path: Path, width: int) -> Latents | None:
               and gpt.shape[0] == 1 and gpt.shape[-1] == width and spk.dim() == 3
               and bool(torch.isfinite(gpt).all()) and bool(torch.isfinite(spk).all()))
     except Exception as e:  # truncated, not a torch file, wrong keys: recompute
-        log.warning("ignoring unreadable XTTS latents cache %s (%s)", path, _short(e))
+        log.warning("ignoring unreadable XTTS latents cache %s (%s)", path, first_line(e, 200))
         return None
     if not ok:
         log.warning("ignoring XTTS latents cache %s: unexpected shapes", path)
@@ -400,7 +401,7 @@ def _set_precision(model, device: str, quantize: bool):
         except (ImportError, AttributeError, RuntimeError) as e:
             # torch.ao's eager quantization is deprecated (torch >= 2.10 may drop it): still speak,
             # only slower. Layers converted before a failure are exact equivalents: the model stays valid.
-            log.warning("XTTS stays float32 on the CPU: INT8 quantization failed (%s)", _short(e))
+            log.warning("XTTS stays float32 on the CPU: INT8 quantization failed (%s)", first_line(e, 200))
     return "fp32", None
 
 
@@ -431,8 +432,3 @@ def _acquire(lock: threading.Lock, cancel: threading.Event | None) -> bool:
         if cancel is not None and cancel.is_set():
             return False
     return True
-
-
-def _short(e: BaseException) -> str:
-    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-    return text[:200]
