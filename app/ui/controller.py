@@ -255,16 +255,17 @@ class Controller(QObject):
 
     def _prepare(self, name: str, job) -> None:
         """Speak one word with XTTS and the new voice: the engine computes and caches its latents."""
-        job.report(1, 20, f"Preparing '{name}' for cloning…")
+        text = f"Preparing '{name}' for cloning…"
+        job.report(1, 20, text)
         if not self.engine.wait_ready(120):
             raise UserError("The speech engine is not ready.")
         with self.engine.client(timeout=300) as client:
-            job.report(2, 20, f"Preparing '{name}' for cloning…")
+            job.report(2, 20, text)
             speech = client.speak(["Ready."], name, "xtts")
             for i, _ in enumerate(speech):
                 if job.cancel.is_set():
                     break
-                job.report(min(19, 3 + i), 20, f"Preparing '{name}' for cloning…")
+                job.report(min(19, 3 + i), 20, text)
         if speech.report.tier != "xtts":
             raise UserError("the cloning voice could not be used")
 

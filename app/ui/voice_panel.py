@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (QFileDialog, QGridLayout, QHeaderView, QInputDial
                                QProgressBar, QPushButton, QTreeWidget, QTreeWidgetItem,
                                QVBoxLayout, QWidget)
 
+from app.audio import clip
 from app.errors import UserError
 from app.ui.jobs import Job, Jobs
 from app.ui.waveform_view import WaveformView
@@ -153,11 +154,9 @@ class VoicePanel(QWidget):
                 return
             bundled = v.bundled
             try:
-                import soundfile as sf
-
-                samples, rate = sf.read(str(v.reference_wav), dtype="float32", always_2d=True)
-                self.waveform.set_samples(samples.mean(axis=1), rate)
-            except Exception:  # unreadable reference: list it, draw nothing
+                ref = clip.load(v.reference_wav)
+                self.waveform.set_samples(ref.samples, ref.rate)
+            except UserError:  # unreadable reference: list it, draw nothing
                 self.waveform.clear()
             lines = [f"<b>{_esc(v.name)}</b> — {v.duration_s:.1f} s of reference speech, "
                      f"language {_esc(v.language)}" + (", built in" if v.bundled else "")]
