@@ -15,7 +15,8 @@ log = logging.getLogger("kaytoo")
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line naming the problem, not a usage dump
-        raise UserError(f"{self.prog}: {message}.")
+        command = self.prog.removeprefix("kaytoo").strip()  # main() prints the "kaytoo: " itself
+        raise UserError(f"{command}: {message}." if command else f"{message}.")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,10 +24,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verbose", "-v", action="store_true", help="log details to stderr")
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
 
-    g = sub.add_parser("gui", help="the desktop app (default)")
-    g.add_argument("--smoke", action="store_true", help="run one scripted turn and exit")
-    g.add_argument("--mic-file", type=Path, help="use this audio file as the microphone")
-    g.add_argument("--screenshot", type=Path, help="save a screenshot of the window (smoke mode)")
+    from app.ui.app import add_gui_arguments
+
+    add_gui_arguments(sub.add_parser("gui", help="the desktop app (default)"))
 
     e = sub.add_parser("engine", help="run the speech engine as a Wyoming server")
     e.add_argument("--uri", required=True, help="stdio://, unix://PATH or tcp://HOST:PORT")
@@ -95,7 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.command is None:  # no command: the desktop app, with its default options
+            args = parser.parse_args([*argv, "gui"])
         return _run(args)
     except UserError as e:
         print(f"kaytoo: {e}", file=sys.stderr)
@@ -119,7 +122,7 @@ def _run(args: argparse.Namespace) -> int:
     settings, warning = settings_mod.load(paths.settings_file)
     if warning:
         print(f"kaytoo: {warning}", file=sys.stderr)
-    command = args.command or "gui"
+    command = args.command
     handler: Callable[..., int] = {
         "gui": _gui, "engine": _engine, "listen": _listen, "say": _say, "turn": _turn,
         "voices": _voices, "models": _models, "video": _video}[command]
@@ -145,14 +148,7 @@ def _core(paths, settings):
 def _gui(args, paths, settings) -> int:
     from app.ui.app import run_gui
 
-    argv = ["kaytoo"]
-    if getattr(args, "smoke", False):
-        argv.append("--smoke")
-    if getattr(args, "mic_file", None):
-        argv += ["--mic-file", str(args.mic_file)]
-    if getattr(args, "screenshot", None):
-        argv += ["--screenshot", str(args.screenshot)]
-    return run_gui(argv)
+    return run_gui(args)
 
 
 def _engine(args, paths, settings) -> int:

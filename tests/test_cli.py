@@ -120,6 +120,7 @@ def test_bad_inputs_give_one_line_and_exit_2(tmp_path):
     assert "no voice named" in bad("say", "Hello.", "--out", str(out), "--voice", "nobody").lower()
     assert "required" in bad("say", "Hello.")
     assert "invalid choice" in bad("say", "Hi.", "--out", str(out), "--tier", "shouting")
+    assert bad("gui", "--nope") == "kaytoo: unrecognized arguments: --nope."   # one prefix
     assert not out.exists()
 
 

@@ -42,11 +42,13 @@ def test_in_a_real_x_window_the_answer_comes_out_of_the_speaker(tmp_path, kaytoo
         assert ear.wait_flowing(10)
         ear.begin()
         run = run_gui("--smoke", "--mic-file", str(speak("What time is it?", "what-time")),
-                      "--screenshot", str(tmp_path / "x11.png"), home=kaytoo_home, display=xserver)
+                      "--screenshot", str(tmp_path / "x11.png"), "--hold", "0.5", home=kaytoo_home,
+                      display=xserver)
         answer = ear.end()
     finally:
         ear.close()
     assert run.returncode == 0, run.stderr
+    assert "screenshot ready" in run.stdout   # --hold, as docs/gui.md captures the README picture
     reply = next(line[len("reply: "):] for line in run.stdout.splitlines() if line.startswith("reply: "))
     segments, _ = whisper_tiny().transcribe(answer, language="en", beam_size=1)
     heard_back = words(" ".join(s.text for s in segments))

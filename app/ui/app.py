@@ -20,9 +20,8 @@ if TYPE_CHECKING:
     from app.ui.main_window import MainWindow
 
 
-def run_gui(argv: list[str]) -> int:
-    """``argv[0]`` is the program name (as in sys.argv)."""
-    p = argparse.ArgumentParser(prog="kaytoo gui")
+def add_gui_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``kaytoo gui`` (the CLI's one parser for them)."""
     p.add_argument("--smoke", action="store_true", help="one scripted turn, then exit")
     p.add_argument("--mic-file", type=Path, help="use this audio file as the microphone")
     p.add_argument("--screenshot", type=Path, help="save a PNG of the window (smoke mode)")
@@ -31,21 +30,23 @@ def run_gui(argv: list[str]) -> int:
     p.add_argument("--hold", type=float, default=0.0,
                    help="smoke mode: keep the window up this many seconds after the turn "
                         "(for a screen capture; 'screenshot ready' is printed when it may be taken)")
-    args = p.parse_args(argv[1:])
+
+
+def run_gui(args: argparse.Namespace) -> int:
+    """``args`` as parsed with ``add_gui_arguments``. Bad usage raises UserError (exit code 2)."""
+    from app.errors import UserError
+
     if args.smoke and args.mic_file is None:
-        print("kaytoo gui: --smoke needs --mic-file AUDIO (the question to ask)", file=sys.stderr)
-        return 2
+        raise UserError("gui: --smoke needs --mic-file AUDIO (the question to ask).")
     if args.mic_file is not None and not args.mic_file.is_file():
-        print(f"kaytoo gui: {args.mic_file} does not exist or is not a file", file=sys.stderr)
-        return 2
+        raise UserError(f"gui: {args.mic_file} does not exist or is not a file.")
 
     if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or
                                                  os.environ.get("WAYLAND_DISPLAY") or
                                                  os.environ.get("QT_QPA_PLATFORM")):
         if not args.smoke:
-            print("kaytoo gui: no display was found; start it inside a desktop session, or run "
-                  "'kaytoo turn --in Q.wav --out A.wav' for a headless turn", file=sys.stderr)
-            return 2
+            raise UserError("gui: no display was found; start it inside a desktop session, or run "
+                            "'kaytoo turn --in Q.wav --out A.wav' for a headless turn.")
         os.environ["QT_QPA_PLATFORM"] = "offscreen"   # a smoke run needs no screen
 
     from PySide6.QtWidgets import QApplication
@@ -64,7 +65,7 @@ def run_gui(argv: list[str]) -> int:
     settings, warning = load(paths.settings_file)
     if args.theme:
         settings.ui.theme = args.theme
-    app = QApplication.instance() or QApplication(argv[:1])
+    app = QApplication.instance() or QApplication(["kaytoo"])
     app.setApplicationName("Kaytoo")
     apply_theme(app, settings.ui.theme)
     ui = assemble(paths, settings, args.mic_file, probe_online=True)
