@@ -50,6 +50,20 @@ def engine_command(uri: str, extra: list[str] | None = None) -> list[str]:
     return [*base, "engine", "--uri", uri, *(extra or [])]
 
 
+def stop_child(proc: "subprocess.Popen", grace_s: float = 5.0) -> None:
+    """End a child process: ask (SIGTERM), then insist (SIGKILL) after ``grace_s``."""
+    import subprocess
+
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def prepare_process() -> None:
     """Call first thing in every entry point."""
     import multiprocessing

@@ -12,7 +12,7 @@ import threading
 import time
 from typing import Callable
 
-from app.bootstrap import engine_command
+from app.bootstrap import engine_command, stop_child
 from app.engines.client import EngineClient, EngineGone
 from app.paths import Paths
 
@@ -137,12 +137,5 @@ class Supervisor:
         return next((ln.strip() for ln in reversed(lines) if ln.strip()), "")[:300]
 
     def _terminate(self) -> None:
-        proc = self.proc
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        if self.proc is not None:
+            stop_child(self.proc)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Callable, Protocol
 
 from app import atomic
+from app.bootstrap import stop_child
 from app.errors import UserError
 from app.video import hls as hls_mod
 
@@ -428,7 +429,7 @@ def _ffmpeg(tools: Tools, args: list[str], on_line: Callable[[str], None], cance
                 on_line(raw.decode("utf-8", "replace").strip())
             rc = proc.wait()
         except BaseException:
-            _terminate(proc)
+            stop_child(proc)
             raise
         finally:
             if proc.stdout:
@@ -446,18 +447,8 @@ def _watch(proc: subprocess.Popen, cancel: CancelFlag, stopped: threading.Event)
     while proc.poll() is None:
         if cancel.wait(0.1):
             stopped.set()
-            _terminate(proc)
+            stop_child(proc)
             return
-
-
-def _terminate(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def _time_meter(report: Callable[[float], None], duration_s: float) -> Callable[[str], None]:
