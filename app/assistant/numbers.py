@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 
+from app.engines.text import MONTHS
+from app.engines.text import number_words as spell  # num2words, as the voices' text front-end
+
 SMALL = {"zero": 0, "oh": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
          "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13,
          "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18,
@@ -18,14 +21,6 @@ UNIT_SECONDS = {
     "minits": 60, "minit": 60, "minets": 60, "minet": 60, "minuts": 60, "minut": 60,
     "hour": 3600, "hours": 3600, "hr": 3600, "hrs": 3600, "h": 3600, "hower": 3600, "howers": 3600,
 }
-_ONES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-         "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
-         "nineteen"]
-_TENS_WORDS = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
-_ORDINAL_SUFFIX = {"one": "first", "two": "second", "three": "third", "five": "fifth",
-                   "eight": "eighth", "nine": "ninth", "twelve": "twelfth"}
-_MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
-           "October", "November", "December"]
 
 
 # -- reading numbers ---------------------------------------------------------------------------
@@ -135,35 +130,13 @@ def parse_duration(text: str) -> float | None:
 
 # -- saying numbers --------------------------------------------------------------------------
 def number_words(n: int) -> str:
-    """Cardinal words for 0 ≤ n < 1,000,000 ("twenty-five"); larger numbers stay digits."""
-    if n < 0:
-        return "minus " + number_words(-n)
-    if n < 20:
-        return _ONES[n]
-    if n < 100:
-        tens, ones = divmod(n, 10)
-        return _TENS_WORDS[tens] + (f"-{_ONES[ones]}" if ones else "")
-    if n < 1000:
-        hundreds, rest = divmod(n, 100)
-        return f"{_ONES[hundreds]} hundred" + (f" and {number_words(rest)}" if rest else "")
-    if n < 1_000_000:
-        thousands, rest = divmod(n, 1000)
-        sep = " and " if 0 < rest < 100 else " "
-        return f"{number_words(thousands)} thousand" + (sep + number_words(rest) if rest else "")
-    return str(n)
+    """Cardinal words for |n| < 1,000,000 ("twenty-five"); larger numbers stay digits."""
+    return spell(n) if abs(n) < 1_000_000 else str(n)
 
 
 def ordinal_words(n: int) -> str:
     """"first", "twenty-second", "thirty-first"."""
-    words = number_words(n)
-    head, sep, last = words.rpartition("-") if "-" in words else words.rpartition(" ")
-    if last in _ORDINAL_SUFFIX:
-        last = _ORDINAL_SUFFIX[last]
-    elif last.endswith("y"):
-        last = last[:-1] + "ieth"
-    else:
-        last += "th"
-    return head + sep + last
+    return spell(n, "ordinal")
 
 
 def year_words(year: int) -> str:
@@ -212,7 +185,7 @@ def _clock_hour(hour: int) -> str:
 
 def say_date(year: int, month: int, day: int, weekday: str) -> str:
     """"Sunday, the twenty-second of November, twenty twenty-six"."""
-    return f"{weekday}, the {ordinal_words(day)} of {_MONTHS[month - 1]}, {year_words(year)}"
+    return f"{weekday}, the {ordinal_words(day)} of {MONTHS[month - 1]}, {year_words(year)}"
 
 
 def say_duration(seconds: float) -> str:

@@ -37,7 +37,7 @@ _SOFT = {
 _LATIN = {"e.g.": "for example", "i.e.": "that is", "a.k.a.": "also known as", "cf.": "compare"}
 _NAMES = {"K-2SO": "Kay two ess oh", "R2-D2": "R two D two", "C-3PO": "C three P O"}
 
-_MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
+MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
            "October", "November", "December"]
 _MONTH_RE = (r"(Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
              r"Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)")
@@ -108,7 +108,7 @@ def normalize(text: str, lang: str = "en") -> str:
         t = _dates(t)
         t = _percent_units(t)
         t = _fractions(t)
-        t = re.sub(r"\b(\d+)(st|nd|rd|th)\b", lambda m: _words(int(m.group(1)), "ordinal"), t, flags=re.I)
+        t = re.sub(r"\b(\d+)(st|nd|rd|th)\b", lambda m: number_words(int(m.group(1)), "ordinal"), t, flags=re.I)
         t = re.sub(r"(?<![\w.,])(\d{1,4})\s?[-–]\s?(\d{1,4})(?![\w]|[.,]\d)", r"\1 to \2", t)
         t = re.sub(r"(?<=\d)\s?[*×]\s?(?=\d)", " times ", t)
         t = re.sub(r"(?<=\d):(?=\d)", " to ", t)  # a ratio; clock times were read already
@@ -243,9 +243,9 @@ def _currency(t: str) -> str:
         cents = int((frac + "00")[:2]) if frac else 0
         parts = []
         if n or not cents:
-            parts.append(f"{_words(n)} {unit if n == 1 else units}")
+            parts.append(f"{number_words(n)} {unit if n == 1 else units}")
         if cents:
-            parts.append(f"{_words(cents)} {sub if cents == 1 else subs}")
+            parts.append(f"{number_words(cents)} {sub if cents == 1 else subs}")
         return sign + " and ".join(parts)
 
     return re.sub(rf"(-)?([{syms}])\s?({_NUM})(?:\s?(thousand|million|billion|trillion|bn|mn)\b|"
@@ -265,26 +265,26 @@ def _times(t: str) -> str:
             return m.group(0)
         if mins == 0:
             if suffix:
-                return _words(h) + ampm(m, suffix)
-            return _words(h) + (" hundred" if h > 12 or h == 0 else " o'clock")
-        mm = ("oh " + _words(mins)) if mins < 10 else _words(mins)
-        return f"{_words(h)} {mm}{ampm(m, suffix)}"
+                return number_words(h) + ampm(m, suffix)
+            return number_words(h) + (" hundred" if h > 12 or h == 0 else " o'clock")
+        mm = ("oh " + number_words(mins)) if mins < 10 else number_words(mins)
+        return f"{number_words(h)} {mm}{ampm(m, suffix)}"
 
     t = re.sub(r"\b(\d{1,2}):(\d{2})(?:\s?([ap])\.?\s?m\b\.?)?", clock, t, flags=re.I)
-    return re.sub(r"\b(\d{1,2})\s?([ap])\.?m\b\.?", lambda m: _words(int(m.group(1))) + ampm(m, m.group(2))
+    return re.sub(r"\b(\d{1,2})\s?([ap])\.?m\b\.?", lambda m: number_words(int(m.group(1))) + ampm(m, m.group(2))
                   if int(m.group(1)) <= 12 else m.group(0), t, flags=re.I)
 
 
 def _month(name: str) -> str:
-    return next(m for m in _MONTHS if m.lower().startswith(name[:3].lower()))
+    return next(m for m in MONTHS if m.lower().startswith(name[:3].lower()))
 
 
 def _date_words(year: int | None, month: int, day: int | None) -> str:
-    out = _MONTHS[month - 1]
+    out = MONTHS[month - 1]
     if day:
-        out += " " + _words(day, "ordinal")
+        out += " " + number_words(day, "ordinal")
     if year is not None:
-        out += ", " + _words(year, "year")
+        out += ", " + number_words(year, "year")
     return out
 
 
@@ -303,29 +303,29 @@ def _dates(t: str) -> str:
         d = int(m.group(2))
         if not 1 <= d <= 31:
             return m.group(0)
-        return _date_words(int(m.group(3)) if m.group(3) else None, _MONTHS.index(_month(m.group(1))) + 1, d)
+        return _date_words(int(m.group(3)) if m.group(3) else None, MONTHS.index(_month(m.group(1))) + 1, d)
 
     def day_month(m: re.Match) -> str:
         d = int(m.group(1))
         if not 1 <= d <= 31:
             return m.group(0)
-        out = f"the {_words(d, 'ordinal')} of {_month(m.group(2))}"
-        return out + (", " + _words(int(m.group(3)), "year") if m.group(3) else "")
+        out = f"the {number_words(d, 'ordinal')} of {_month(m.group(2))}"
+        return out + (", " + number_words(int(m.group(3)), "year") if m.group(3) else "")
 
     t = re.sub(r"\b(\d{4})-(\d{2})-(\d{2})\b", iso, t)
     t = re.sub(r"\b(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})\b", slashed, t)
     t = re.sub(rf"\b{_MONTH_RE}\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+(\d{{4}})\b)?", month_day, t)
     t = re.sub(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH_RE}\b(?:,?\s+(\d{{4}})\b)?", day_month, t)
-    t = re.sub(rf"\b{_MONTH_RE}\s+(\d{{4}})\b", lambda m: f"{_month(m.group(1))} {_words(int(m.group(2)), 'year')}", t)
+    t = re.sub(rf"\b{_MONTH_RE}\s+(\d{{4}})\b", lambda m: f"{_month(m.group(1))} {number_words(int(m.group(2)), 'year')}", t)
 
     def decade(m: re.Match) -> str:
-        w = _words(int(m.group(1)), "year")
+        w = number_words(int(m.group(1)), "year")
         return w[:-1] + "ies" if w.endswith("y") else w + "s"
 
     t = re.sub(r"\b(1[1-9]\d0|20\d0)'?s\b", decade, t)
     return re.sub(r"\b(in|since|by|from|until|till|before|after|of|year|around|circa|during|early|late)"
                   r"\s+(1[1-9]\d\d|20\d\d)\b(?![.,]\d)",
-                  lambda m: f"{m.group(1)} {_words(int(m.group(2)), 'year')}", t, flags=re.I)
+                  lambda m: f"{m.group(1)} {number_words(int(m.group(2)), 'year')}", t, flags=re.I)
 
 
 def _percent_units(t: str) -> str:
@@ -347,14 +347,14 @@ def _fractions(t: str) -> str:
     def frac(m: re.Match) -> str:
         a, b = int(m.group(1)), int(m.group(2))
         if (a, b) in ((24, 7), (50, 50)):
-            return f"{_words(a)} {_words(b)}"
+            return f"{number_words(a)} {number_words(b)}"
         if b == 0 or b > 20 or a >= 100:
-            return f"{_words(a)} over {_words(b)}"
+            return f"{number_words(a)} over {number_words(b)}"
         den = {2: ("half", "halves"), 4: ("quarter", "quarters")}.get(b)
         if den is None:
-            o = _words(b, "ordinal")
+            o = number_words(b, "ordinal")
             den = (o, o + "s")
-        return f"{_words(a)} {den[0] if a == 1 else den[1]}"
+        return f"{number_words(a)} {den[0] if a == 1 else den[1]}"
 
     return re.sub(r"(?<![\d/.])(\d{1,3})/(\d{1,3})(?![\d/])", frac, t)
 
@@ -392,7 +392,8 @@ def _tidy(t: str) -> str:
 
 
 # -- numbers -------------------------------------------------------------------------------------
-def _words(n: int, to: str = "cardinal", lang: str = "en") -> str:
+def number_words(n: int, to: str = "cardinal", lang: str = "en") -> str:
+    """A number as spoken: ``to`` is "cardinal" (twenty-five), "ordinal" (twenty-fifth) or "year"."""
     from num2words import num2words  # a coqui-tts dependency; pure Python
 
     try:
@@ -414,7 +415,7 @@ def _read_number(s: str, lang: str = "en") -> str:
     if (len(whole) > 1 and whole.startswith("0")) or len(whole) > 15:
         spoken = " ".join(_digit(d, lang) for d in whole)
     else:
-        spoken = _words(int(whole), lang=lang)
+        spoken = number_words(int(whole), lang=lang)
     if dot and frac:
         if not lang.startswith("en"):
             return _words_float(float(s), lang) or f"{spoken} . {' '.join(_digit(d, lang) for d in frac)}"
@@ -432,7 +433,7 @@ def _words_float(x: float, lang: str) -> str | None:
 
 
 def _digit(d: str, lang: str) -> str:
-    return _DIGITS[int(d)] if lang.startswith("en") else _words(int(d), lang=lang)
+    return _DIGITS[int(d)] if lang.startswith("en") else number_words(int(d), lang=lang)
 
 
 # -- splitting -----------------------------------------------------------------------------------
