@@ -86,7 +86,7 @@ class GttsBackend(TtsBackend):
             yield samples
 
     # -- reachability ------------------------------------------------------------------------------
-    def _target(self) -> tuple[str, int, str]:
+    def target(self) -> tuple[str, int, str]:
         """(host, port, description) gTTS will connect to: the HTTPS proxy if one applies."""
         proxy = urllib.request.getproxies().get("https")
         if proxy and not urllib.request.proxy_bypass(self.host):
@@ -96,20 +96,9 @@ class GttsBackend(TtsBackend):
         return self.host, 443, self.host
 
     def _probe(self) -> str | None:
-        host, port, what = self._target()
-        addrs = _resolve(host, port, self.probe_timeout_s)
-        if isinstance(addrs, str):
-            return f"offline: {what} cannot be resolved ({addrs})"
-        last = "no address"
-        for family, kind, proto, _, addr in addrs[:3]:
-            try:
-                with socket.socket(family, kind, proto) as s:
-                    s.settimeout(self.probe_timeout_s)
-                    s.connect(addr)
-                return None
-            except OSError as e:
-                last = e.strerror or type(e).__name__
-        return f"offline: {what} cannot be reached ({last})"
+        host, port, what = self.target()
+        problem = unreachable(host, port, self.probe_timeout_s)
+        return f"offline: {what} {problem}" if problem else None
 
     def _mark_failed(self, reason: str) -> None:
         with self._reach_lock:
@@ -160,6 +149,24 @@ def decode_mp3(data: bytes) -> tuple[np.ndarray, int]:
         except UserError as e:
             raise RuntimeError(f"Google's voice sent audio that could not be decoded ({e})") from e
     return c.samples, c.rate
+
+
+def unreachable(host: str, port: int, timeout: float) -> str | None:
+    """Why a TCP connection to host:port cannot be made ("cannot be resolved (…)", "cannot be
+    reached (…)"), or None when it can. No request is sent; each step has a deadline."""
+    addrs = _resolve(host, port, timeout)
+    if isinstance(addrs, str):
+        return f"cannot be resolved ({addrs})"
+    last = "no address"
+    for family, kind, proto, _, addr in addrs[:3]:
+        try:
+            with socket.socket(family, kind, proto) as s:
+                s.settimeout(timeout)
+                s.connect(addr)
+            return None
+        except OSError as e:
+            last = e.strerror or type(e).__name__
+    return f"cannot be reached ({last})"
 
 
 def _resolve(host: str, port: int, timeout: float) -> list | str:
