@@ -6,6 +6,10 @@ class UserError(Exception):
     """Bad input or usage: the message is one plain sentence naming the problem (exit code 2)."""
 
 
+class Cancelled(Exception):
+    """The user cancelled a long job (a download, an encode); it stopped cleanly."""
+
+
 class NothingCouldServe(Exception):
     """Every tier or fallback failed (exit code 3). The message says why, tier by tier."""
 

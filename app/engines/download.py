@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 from app import atomic
-from app.errors import UserError
+from app.errors import Cancelled, UserError
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ USER_AGENT = "Kaytoo-model-store/1"
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 
 
-class DownloadCancelled(UserError):
+class DownloadCancelled(Cancelled, UserError):
     """The caller set the cancel event; the partial file is kept for a later resume."""
 
 
