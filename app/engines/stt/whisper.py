@@ -27,6 +27,7 @@ SILENCE_PEAK = 10 ** (-70 / 20)   # a clip whose loudest sample is under -70 dBF
 # Whisper's repetition loops.
 WINDOW_SECONDS = 30.0
 LONG_FORM_TEMPERATURES = (0.0, 0.4, 0.8)
+TOKENS_PER_SECOND = 8    # fast speech is about 4 words (5-6 tokens) a second
 
 
 @dataclass
@@ -188,9 +189,12 @@ class WhisperStt:
         if prompt and prompt.strip():
             words = tokenizer.encode(" " + prompt.strip())[-(fw.max_length // 2 - 1):]
             tokens = [tokenizer.sot_prev, *words, *tokens]
+        # A command cannot hold more than a few tokens a second: the bound stops a repetition
+        # loop on noise ("I'm sorry, I'm sorry, ...") from decoding for seconds.
+        most = len(tokens) + int(TOKENS_PER_SECOND * len(audio) / RATE) + 8
         result = fw.model.generate(
             encoded, [tokens], beam_size=self.beam_size, num_hypotheses=self.nbest,
-            return_scores=True, max_length=fw.max_length, suppress_blank=True,
+            return_scores=True, max_length=min(fw.max_length, most), suppress_blank=True,
             suppress_tokens=list(get_suppressed_tokens(tokenizer, [-1])))[0]
         texts: list[str] = []
         for ids in result.sequences_ids:
