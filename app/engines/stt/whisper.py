@@ -1,7 +1,8 @@
 """Speech to text with faster-whisper (CTranslate2): int8 on CPU, float16 on CUDA.
 
-Tuned for push-to-talk commands of a few seconds: greedy decoding, no conditioning on earlier
-text, no timestamps. Silero VAD (shipped inside faster-whisper) trims the silence around the
+Tuned for push-to-talk commands of a few seconds: one 30 s window decoded straight through
+CTranslate2 (greedy, or a beam returning the n best hypotheses with a confidence), optionally
+conditioned on a prompt of expected words, no conditioning on earlier text, no timestamps. Silero VAD (shipped inside faster-whisper) trims the silence around the
 utterance; when it finds no speech at all the clip is decoded whole, so a clipped one-word command
 ("stop") is not thrown away. Silent or too-short audio gives an empty transcript.
 """
@@ -10,11 +11,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from app.engines.protocol import Transcript
 from app.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -28,23 +29,6 @@ SILENCE_PEAK = 10 ** (-70 / 20)   # a clip whose loudest sample is under -70 dBF
 WINDOW_SECONDS = 30.0
 LONG_FORM_TEMPERATURES = (0.0, 0.4, 0.8)
 TOKENS_PER_SECOND = 8    # fast speech is about 4 words (5-6 tokens) a second
-
-
-@dataclass
-class Transcript:
-    text: str
-    language: str        # ISO code the text is in; "" when auto-detect had nothing to go on
-    seconds_audio: float
-    stt_s: float
-    alternatives: list[str] = field(default_factory=list)
-    confidence: float | None = None
-
-    def __post_init__(self) -> None:
-        if not self.alternatives:
-            self.alternatives = [self.text]
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def resolve_device(device: str = "auto", compute_type: str = "auto") -> tuple[str, str]:
