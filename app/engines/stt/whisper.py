@@ -110,6 +110,14 @@ class WhisperStt:
         log.info("whisper %s loaded on %s/%s in %.2f s", self.model_dir.name, device, compute_type,
                  self.load_s)
 
+    def warm_up(self) -> None:
+        """One throw-away decode: the first one allocates buffers and loads the VAD and costs
+        several times a normal one, which the first command should not pay."""
+        noise = np.random.default_rng(0).normal(0, 0.01, RATE).astype(np.float32)
+        decodes = self.decodes
+        self.transcribe(noise)
+        self.decodes = decodes
+
     def transcribe(self, samples: np.ndarray, language: str | None = None,
                    prompt: str | None = None) -> Transcript:
         """Transcribe 16 kHz float32 mono samples. Never raises on silent or short audio."""
