@@ -129,11 +129,14 @@ class EngineCore:
         return self.chain.speak(prepared, ref, tier, cancel)
 
     def preload(self) -> threading.Thread:
-        """Load STT and the first tier that can serve, in the background."""
+        """Load STT and the first tier that can serve, in the background; then one throw-away
+        decode, so the first command does not pay the decoder's first-call cost (last: a turn
+        that starts meanwhile needs the voice loaded more than a warm decoder)."""
         def work() -> None:
             try:
-                self.stt().warm_up()
+                stt = self.stt()
             except Exception as e:
+                stt = None
                 log.warning("speech model preload failed: %s", e)
             for name, backend in self.chain.backends.items():
                 if backend.check() is None:
@@ -143,6 +146,8 @@ class EngineCore:
                     except Exception as e:
                         log.warning("tier %s failed to load: %s", name, e)
                         self.chain.remember_failure(name, str(e))
+            if stt is not None:
+                stt.warm_up()
 
         t = threading.Thread(target=work, name="engine-preload", daemon=True)
         t.start()
