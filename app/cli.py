@@ -121,13 +121,18 @@ def _run(args: argparse.Namespace) -> int:
     from app import bootstrap, paths as paths_mod, settings as settings_mod
 
     paths = paths_mod.resolve().ensure()
-    bootstrap.setup_logging(paths, args.verbose, "engine" if args.command == "engine" else "kaytoo")
+    log_name = {"engine": "engine", "gui": "kaytoo-gui"}.get(args.command, "kaytoo")
+    bootstrap.setup_logging(paths, args.verbose, log_name)
     settings, warning = settings_mod.load(paths.settings_file)
     if warning:
         print(f"kaytoo: {warning}", file=sys.stderr)
     command = args.command
+    if command == "gui":  # the window shows the warning too: it may have no terminal
+        from app.ui.app import run_gui
+
+        return run_gui(args, paths, settings, warning)
     handler: Callable[..., int] = {
-        "gui": _gui, "engine": _engine, "listen": _listen, "say": _say, "turn": _turn,
+        "engine": _engine, "listen": _listen, "say": _say, "turn": _turn,
         "voices": _voices, "models": _models, "video": _video}[command]
     return handler(args, paths, settings)
 
@@ -142,12 +147,6 @@ def _core(paths, settings):
     from app.engines.core import EngineCore
 
     return EngineCore(paths, settings)
-
-
-def _gui(args, paths, settings) -> int:
-    from app.ui.app import run_gui
-
-    return run_gui(args)
 
 
 def _engine(args, paths, settings) -> int:
@@ -201,7 +200,7 @@ def _turn(args, paths, settings) -> int:
 
     from app.assistant import Assistant
     from app.audio import clip
-    from app.turn import run_turn, settings_after
+    from app.session.turn import run_turn, settings_after
 
     _check_out(args.out)
     audio = clip.load(args.inp, clip.STT_RATE)
@@ -233,13 +232,14 @@ def _turn(args, paths, settings) -> int:
         from app.settings import save
 
         save(paths.settings_file, changed)
-    t = result.timings
+    full = result.to_dict()
+    t = {k: v for k, v in full["timings"].items() if v is not None}
     if release is not None:  # from the moment the last sample was fed
         t["release_to_transcript_s"] = round(engine.heard_at - release, 4)
         t["release_to_first_audio_s"] = round(first[0] - release, 4) if first else None
     data = {"heard": result.heard, "intent": result.intent, "reply": result.reply,
-            "tier": result.tier, "fallbacks": result.fallbacks, "timings": t,
-            "action": result.action}
+            "tier": result.tier, "fallbacks": full["fallbacks"], "timings": t,
+            "action": full["action"]}
     human = (f"heard:  {result.heard!r}\nintent: {result.intent}\nreply:  {result.reply}\n"
              f"voice:  {result.tier} -> {args.out}\n"
              f"timings: speech-to-text {t['stt_s']:.2f} s, first audio {t['first_audio_s']:.2f} s, "

@@ -14,7 +14,9 @@ from urllib.parse import urlparse
 import numpy as np
 
 from app.audio.clip import STT_RATE
-from app.engines.protocol import (CANCEL_EVENT, CONTEXT_KEY, REPORT_EVENT, TIER_KEY, SpeechReport,
+from app.engines.protocol import (CANCEL_EVENT, CONTEXT_KEY, REPORT_EVENT, TIER_KEY, TIERS_KEY,
+                                  PREPARE_EVENT, PREPARED_EVENT,
+                                  SpeechReport,
                                   Transcript, error_from_code, from_pcm16, pcm_chunks, to_pcm16)
 from app.errors import UserError
 from app.runtime import stop_child
@@ -118,6 +120,21 @@ class EngineClient:
             event = self._recv()
             if Info.is_type(event.type):
                 return event.data
+
+    def tier_status(self) -> dict[str, str | None]:
+        """Each voice tier of the engine: None when it can serve, else the plain reason why not."""
+        return dict(self.info().get(TIERS_KEY, {}))
+
+    def prepare_voice(self, voice: str) -> str | None:
+        """Have the engine compute ``voice``'s cloning state now (seconds on a CPU). None when it
+        is ready, else the plain reason the cloning tier cannot serve."""
+        from wyoming.event import Event
+
+        self._send(Event(type=PREPARE_EVENT, data={"voice": voice}))
+        while True:
+            event = self._recv()
+            if event.type == PREPARED_EVENT:
+                return event.data.get("reason")
 
     def transcribe(self, samples16k: np.ndarray, language: str | None = None) -> Transcript:
         hearing = self.transcriber(language)

@@ -115,6 +115,19 @@ class EngineCore:
     def voice_ref(self, name: str | None) -> VoiceRef:
         return self.voices.get(name or self.settings.voice.active).ref()
 
+    def prepare_voice(self, voice: str, tier: str = "xtts") -> str | None:
+        """Compute ``voice``'s per-voice state for ``tier`` (cloning latents) now. None when done,
+        else the plain reason the tier cannot serve."""
+        backend = self.chain.backends.get(tier)
+        if backend is None:
+            return f"the {tier} tier is not in use"
+        reason = backend.check()
+        if reason is not None:
+            return reason
+        backend.load()
+        backend.prepare(self.voice_ref(voice))
+        return None
+
     def speak(self, sentences: str | Iterable[str], voice: str | None = None, tier: str = "auto",
               cancel: threading.Event | None = None) -> Speech:
         """Start speaking. A string or list is checked now (bad text raises UserError before any

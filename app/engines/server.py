@@ -21,7 +21,7 @@ from app import __version__
 from app.audio.clip import STT_RATE
 from app.engines.core import EngineCore
 from app.engines.protocol import (CANCEL_EVENT, CODE_INTERNAL, CONTEXT_KEY, REPORT_EVENT, TIER_KEY,
-                                  error_code,
+                                  TIERS_KEY, PREPARE_EVENT, PREPARED_EVENT, error_code,
                                   from_pcm16, pcm_chunks, to_pcm16)
 from app.errors import UserError
 
@@ -78,7 +78,9 @@ def info_event(core: EngineCore):
         name="kaytoo-tts", attribution=attr, installed=True, version=__version__,
         description="tiers: " + ", ".join(f"{t} ({r or 'ready'})" for t, r in tiers.items()),
         voices=voices, supports_synthesize_streaming=True)
-    return Info(asr=[asr], tts=[tts]).event()
+    event = Info(asr=[asr], tts=[tts]).event()
+    event.data[TIERS_KEY] = tiers   # for Kaytoo's app: which tiers can serve, and why not
+    return event
 
 
 class EngineHandler:
@@ -137,6 +139,8 @@ class EngineHandler:
             self._begin_speech(write, streaming=False)
         elif event.type == CANCEL_EVENT:
             self._cancel.set()
+        elif event.type == PREPARE_EVENT:
+            await self._prepare(write, str(event.data.get("voice", "")))
         return True
 
     async def _hear(self, samples: np.ndarray) -> None:
@@ -168,6 +172,17 @@ class EngineHandler:
             return
         await write(Transcript(text=tr.text, language=tr.language,
                                context={CONTEXT_KEY: tr.to_dict()}).event())
+
+    async def _prepare(self, write, voice: str) -> None:
+        from wyoming.event import Event
+
+        try:
+            reason = await asyncio.to_thread(self.core.prepare_voice, voice)
+        except Exception as e:
+            await write(_error(e))
+            return
+        await write(Event(type=PREPARED_EVENT, data={"voice": voice, "tier": "xtts",
+                                                      "reason": reason}))
 
     def _begin_speech(self, write, streaming: bool = True) -> None:
         self._cancel = threading.Event()
