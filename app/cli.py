@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -49,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", type=Path, required=True)
     t.add_argument("--voice")
     t.add_argument("--tier", default="auto", choices=["auto", "xtts", "piper", "gtts", "pyttsx3"])
+    t.add_argument("--realtime", action="store_true",
+                   help="feed the audio at real-time pace, as a held key would, hearing it meanwhile")
     t.add_argument("--json", action="store_true")
 
     v = sub.add_parser("voices", help="the voice library")
@@ -202,11 +205,26 @@ def _turn(args, paths, settings) -> int:
     _check_out(args.out)
     audio = clip.load(args.inp, clip.STT_RATE)
     core = _core(paths, settings)
-    core.preload()  # the voice loads while the question is transcribed
+    loading = core.preload()  # the voice loads while the question is transcribed
     assistant = Assistant(voices=lambda: [v.name for v in core.voices.list()],
                           settings=settings.assistant)
     chunks: list = []
-    result = run_turn(core, assistant, audio.samples, args.voice, chunks.append, tier=args.tier)
+    engine, release = core, None
+    if args.realtime:  # a warm engine hears the words while they arrive, as with a held key
+        from app.engines.stt.incremental import feed_in_real_time
+
+        loading.join()
+        engine = _HeardWhileHeld(core, core.transcriber())
+        release = feed_in_real_time(engine.hearing, audio.samples)
+    first: list[float] = []
+
+    def on_chunk(chunk) -> None:
+        if not first:
+            first.append(time.monotonic())
+        chunks.append(chunk)
+
+    result = run_turn(engine, assistant, audio.samples, args.voice, on_chunk, tier=args.tier)
+    loading.join()  # native threads still loading at interpreter exit abort the process
     clip.write_wav(args.out, np.concatenate(chunks) if chunks else np.zeros(0, np.float32),
                    result.sample_rate)
     changed = settings_after(result.action, settings)
@@ -216,6 +234,9 @@ def _turn(args, paths, settings) -> int:
         save(paths.settings_file, changed)
     full = result.to_dict()
     t = {k: v for k, v in full["timings"].items() if v is not None}
+    if release is not None:  # from the moment the last sample was fed
+        t["release_to_transcript_s"] = round(engine.heard_at - release, 4)
+        t["release_to_first_audio_s"] = round(first[0] - release, 4) if first else None
     data = {"heard": result.heard, "intent": result.intent, "reply": result.reply,
             "tier": result.tier, "fallbacks": full["fallbacks"], "timings": t,
             "action": full["action"]}
@@ -225,6 +246,22 @@ def _turn(args, paths, settings) -> int:
              f"total {t['total_s']:.2f} s")
     show(args, data, human)
     return 0
+
+
+class _HeardWhileHeld:
+    """The engine for a turn whose words were heard while they arrived: ``transcribe`` only
+    finishes the incremental transcription; speaking goes to the core."""
+
+    def __init__(self, core, hearing):
+        self.core, self.hearing, self.heard_at = core, hearing, 0.0
+
+    def transcribe(self, samples16k, language=None):
+        transcript = self.hearing.finish()
+        self.heard_at = time.monotonic()
+        return transcript
+
+    def speak(self, *args, **kwargs):
+        return self.core.speak(*args, **kwargs)
 
 
 def _voices(args, paths, settings) -> int:

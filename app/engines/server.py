@@ -89,6 +89,7 @@ class EngineHandler:
     def __init__(self, core: EngineCore):
         self.core = core
         self._audio: list[np.ndarray] = []
+        self._hearing = None       # the core's incremental transcriber for the utterance arriving
         self._converter = None
         self._language: str | None = None
         self._stream_queue: "asyncio.Queue[str | None] | None" = None
@@ -106,13 +107,14 @@ class EngineHandler:
             await write(info_event(self.core))
         elif Transcribe.is_type(event.type):
             self._language = Transcribe.from_event(event).language
-            self._audio = []
+            self._audio, self._hearing = [], None
         elif AudioStart.is_type(event.type):
-            self._audio = []
+            self._audio, self._hearing = [], None
             self._converter = AudioChunkConverter(rate=STT_RATE, width=2, channels=1)
         elif AudioChunk.is_type(event.type):
             conv = self._converter or AudioChunkConverter(rate=STT_RATE, width=2, channels=1)
-            self._audio.append(from_pcm16(conv.convert(AudioChunk.from_event(event)).audio))
+            samples = from_pcm16(conv.convert(AudioChunk.from_event(event)).audio)
+            await self._hear(samples)
         elif AudioStop.is_type(event.type):
             await self._transcribe(write)
         elif SynthesizeStart.is_type(event.type):
@@ -141,13 +143,30 @@ class EngineHandler:
             await self._prepare(write, str(event.data.get("voice", "")))
         return True
 
+    async def _hear(self, samples: np.ndarray) -> None:
+        """Chunks go to the incremental transcriber as they arrive (a client streaming a held
+        key is heard while it speaks); if it cannot start, they are kept for one decode at stop."""
+        if self._hearing is None and not self._audio:
+            try:
+                self._hearing = await asyncio.to_thread(self.core.transcriber, self._language)
+            except Exception as e:  # no model yet: _transcribe reports it at audio-stop
+                log.debug("incremental transcription unavailable: %s", e)
+        if self._hearing is not None:
+            self._hearing.feed(samples)
+        else:
+            self._audio.append(samples)
+
     async def _transcribe(self, write) -> None:
         from wyoming.asr import Transcript
 
+        hearing, self._hearing = self._hearing, None
         samples = np.concatenate(self._audio) if self._audio else np.zeros(0, np.float32)
         self._audio = []
         try:
-            tr = await asyncio.to_thread(self.core.transcribe, samples, self._language)
+            if hearing is not None:
+                tr = await asyncio.to_thread(hearing.finish)
+            else:
+                tr = await asyncio.to_thread(self.core.transcribe, samples, self._language)
         except Exception as e:
             await write(_error(e))
             return
