@@ -128,6 +128,21 @@ def parse_duration(text: str) -> float | None:
     return total if found and total > 0 else None
 
 
+def duration_only(text: str) -> float | None:
+    """Seconds when ``text`` is nothing but a duration ("five minutes", "an hour and a half",
+    "10 min please"), else None: "the pasta" or "five minutes to check the oven" are not."""
+    words = tokens(text)
+    if not words or any(w not in _DURATION_WORDS and w not in UNIT_SECONDS and w not in SMALL
+                        and w not in TENS and w not in VAGUE and not re.fullmatch(r"\d+(\.\d+)?", w)
+                        for w in words):
+        return None
+    return parse_duration(text)
+
+
+_DURATION_WORDS = {"a", "an", "and", "the", "half", "quarter", "of", "hundred", "thousand", "for",
+                   "in", "please", "now", "about", "like", "maybe", "just", "only"}
+
+
 # -- saying numbers --------------------------------------------------------------------------
 def number_words(n: int) -> str:
     """Cardinal words for |n| < 1,000,000 ("twenty-five"); larger numbers stay digits."""
