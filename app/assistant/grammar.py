@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Iterable
 
 import yaml
-from hassil import Intents, RecognizeResult, TextSlotList, recognize_all
+from hassil import Group, Intents, ListReference, RecognizeResult, RuleReference, TextSlotList, recognize_all
 from hassil.errors import HassilError
+from hassil.parser import ParseError
 
 from app.assistant.numbers import duration_only, parse_duration
 
@@ -57,7 +58,7 @@ class Grammar:
                 _merge(trial, data)
                 _compile(trial)
             except (OSError, UnicodeDecodeError, yaml.YAMLError, ValueError, KeyError, TypeError,
-                    AssertionError, HassilError) as e:
+                    AssertionError, HassilError, ParseError) as e:
                 problem = f"Your sentences file {path} was skipped: {_plain(e)}."
                 log.warning(problem)
                 self.problems.append(problem)
@@ -95,11 +96,29 @@ def _builtin_dict() -> dict:
 
 
 def _compile(data: dict) -> Intents:
+    """Intents with every template parsed and every {list} and <rule> it names defined, so a
+    mistake in a user's file shows when it is loaded, not in the middle of a command."""
     intents = Intents.from_dict(data)
-    for intent in intents.intents.values():   # parse every template now: errors show here
+    for intent in intents.intents.values():
         for block in intent.data:
-            block.sentences  # noqa: B018 (cached property: parses)
+            rules = {**intents.expansion_rules, **block.expansion_rules}
+            lists = {*intents.slot_lists, *block.slot_lists}
+            for sentence in block.sentences:
+                _check(sentence.expression, rules, lists, intent.name, set())
     return intents
+
+
+def _check(e, rules: dict, lists: set, intent: str, seen: set) -> None:
+    if isinstance(e, ListReference) and e.list_name not in lists:
+        raise ValueError(f"intent '{intent}' uses the list {{{e.list_name}}}, which is not defined")
+    if isinstance(e, RuleReference):
+        if e.rule_name not in rules:
+            raise ValueError(f"intent '{intent}' uses the rule <{e.rule_name}>, which is not defined")
+        if e.rule_name not in seen:
+            _check(rules[e.rule_name].expression, rules, lists, intent, seen | {e.rule_name})
+    if isinstance(e, Group):
+        for item in e.items:
+            _check(item, rules, lists, intent, seen)
 
 
 def _merge(base: dict, new: dict) -> None:
