@@ -24,10 +24,9 @@ SPEED_STEP = 0.15
 VOLUME_STEP = 0.2
 # What a command that changes something is trusted at before it is done without asking: the
 # speech-to-text confidence, times RANK_WEIGHT per place the matched hypothesis is down the n-best
-# list, times GUESS_WEIGHT when a value was guessed (a voice name not in the library).
+# list, times the match's certainty (lower for a guessed voice name or corrected words).
 CONFIRM_BELOW = 0.5
 RANK_WEIGHT = 0.75
-GUESS_WEIGHT = 0.7
 CHANGES = {"switch_voice", "speed", "volume", "timer_set", "reminder_set", "timer_cancel"}
 _USER_SENTENCES = object()   # default: <config folder>/sentences
 
@@ -129,7 +128,7 @@ class Assistant:
                 found.append((rank, intent, text))
         if not found:
             return top, heard, confidence
-        score, intent, text = max(((RANK_WEIGHT ** r * (1.0 if i.exact else GUESS_WEIGHT), i, t)
+        score, intent, text = max(((RANK_WEIGHT ** r * i.certainty, i, t)
                                    for r, i, t in found), key=lambda f: f[0])
         if confidence is None and score == 1.0:
             return intent, text, None

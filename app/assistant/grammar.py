@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import copy
 import functools
+import itertools
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
 import yaml
-from hassil import Group, Intents, ListReference, RecognizeResult, RuleReference, TextSlotList, recognize_all
+from hassil import (Group, Intents, ListReference, RecognizeResult, RuleReference, TextChunk,
+                    TextSlotList, recognize_all, sample_intents)
 from hassil.errors import HassilError
 from hassil.parser import ParseError
 
@@ -34,12 +36,24 @@ _PRONOUNS = {"my": "your", "me": "you", "i": "you", "i'm": "you're", "myself": "
              "i've": "you've", "am": "are"}
 
 
+GUESSED_VOICE = 0.7     # certainty of a match whose voice name is not in the library
+CORRECTED = 0.6         # certainty of a match found only after correcting misheard words
+NEAREST = 0.4           # the grammar sentence nearest to what was heard: a change is always asked
+# How alike a heard text and a grammar sentence must be (rapidfuzz, 0-100) to be taken for it:
+# below this "how old are you" (85 against "how are you") would stop being a question.
+NEAREST_CUTOFF = 88
+
+
 @dataclass
 class Intent:
     name: str
     slots: dict = field(default_factory=dict)
-    text: str = ""          # what the grammar saw
-    exact: bool = True      # False when a value was guessed (a voice name not in the library)
+    text: str = ""            # what the grammar saw
+    certainty: float = 1.0    # 1: every word as the grammar has it; lower for guesses
+
+    @property
+    def exact(self) -> bool:
+        return self.certainty >= 1.0
 
 
 class Grammar:
@@ -65,6 +79,8 @@ class Grammar:
                 continue
             merged = trial
         self.intents = _compile(merged)
+        self.vocabulary = _vocabulary(self.intents)
+        self._samples: tuple[tuple[str, ...], list[str]] | None = None   # (voices, sentences)
 
     def match(self, text: str, voices: Iterable[str] = ()) -> Intent | None:
         """The best grammar match for the whole of ``text``, with its values read, or None."""
@@ -76,9 +92,49 @@ class Grammar:
             intent = _read(r.intent.name, {k: e.value for k, e in r.entities.items()},
                            {k: e.text for k, e in r.entities.items()}, text)
             if intent is not None:
-                intent.exact = not (r.intent_metadata or {}).get("heard_voice")
+                if (r.intent_metadata or {}).get("heard_voice"):
+                    intent.certainty = GUESSED_VOICE
                 return intent
         return None
+
+    def corrections(self, text: str, keep: Iterable[str] = ()) -> list[str]:
+        """``text`` with words the grammar does not know replaced by near ones it does ("thyme" →
+        "time", "quite" → "quiet" or "quieter"), nearest first; ``keep`` (voice names) and numbers
+        are left alone. At most ``MAX_VARIANTS``; [] when no word was replaced."""
+        from rapidfuzz import fuzz, process
+
+        kept = {w for name in keep for w in name.lower().split()}
+        options: list[list[tuple[str, float]]] = []
+        for w in text.split():
+            bare = w.strip(".,!?;:")
+            near = [] if (len(bare) < 4 or bare in self.vocabulary or bare in kept
+                          or not bare.isalpha()) else process.extract(
+                bare, self.vocabulary, scorer=fuzz.ratio, limit=2,
+                score_cutoff=80 if len(bare) > 4 else 75)
+            options.append([(w.replace(bare, n), s) for n, s, _ in near] or [(w, 100.0)])
+        if all(len(o) == 1 and o[0][1] == 100.0 for o in options):
+            return []
+        variants = sorted(itertools.islice(itertools.product(*options), 64),
+                          key=lambda v: -sum(s for _, s in v))
+        return [" ".join(w for w, _ in v) for v in variants[:MAX_VARIANTS]]
+
+    def nearest(self, text: str, voices: Iterable[str] = ()) -> Intent | None:
+        """The intent of the grammar sentence nearest to ``text`` (a word dropped or added:
+        "how are doing"), with its values, if one is near enough; else None."""
+        from rapidfuzz import fuzz, process
+
+        voices = list(voices)
+        if self._samples is None or self._samples[0] != tuple(voices):
+            sampled = sample_intents(self.intents, slot_lists={"voice": _voice_list(voices)})
+            self._samples = (tuple(voices), sorted({s for _, s in sampled}))
+        hits = [process.extractOne(text, self._samples[1], scorer=scorer,
+                                   score_cutoff=NEAREST_CUTOFF)
+                for scorer in (fuzz.ratio, fuzz.token_sort_ratio)]
+        hits = [h for h in hits if h]
+        return self.match(max(hits, key=lambda h: h[1])[0], voices) if hits else None
+
+
+MAX_VARIANTS = 4
 
 
 def _rank(r: RecognizeResult) -> tuple:
@@ -106,6 +162,29 @@ def _compile(data: dict) -> Intents:
             for sentence in block.sentences:
                 _check(sentence.expression, rules, lists, intent.name, set())
     return intents
+
+
+def _vocabulary(intents: Intents) -> frozenset[str]:
+    """Every literal word of every template, rule and list value."""
+    words: set[str] = set(w for s in intents.skip_words for w in s.lower().split())
+
+    def walk(e) -> None:
+        if isinstance(e, TextChunk):
+            words.update(e.text.lower().split())
+        elif isinstance(e, Group):
+            for item in e.items:
+                walk(item)
+
+    for intent in intents.intents.values():
+        for block in intent.data:
+            for sentence in block.sentences:
+                walk(sentence.expression)
+    for rule in intents.expansion_rules.values():
+        walk(rule.expression)
+    for slot_list in intents.slot_lists.values():
+        for value in getattr(slot_list, "values", []):
+            walk(value.text_in)
+    return frozenset(w for w in words if w.isalpha())
 
 
 def _check(e, rules: dict, lists: set, intent: str, seen: set) -> None:

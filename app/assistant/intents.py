@@ -12,7 +12,7 @@ import functools
 import re
 from typing import Iterable
 
-from app.assistant.grammar import Grammar, Intent
+from app.assistant.grammar import CORRECTED, NEAREST, Grammar, Intent
 
 __all__ = ["Intent", "match", "normalise", "is_question"]
 
@@ -20,7 +20,10 @@ __all__ = ["Intent", "match", "normalise", "is_question"]
 NAME = re.compile(
     r"\b(?:k\s?2(?:\s?so)?|k\s?two|kay\s?(?:too|two|to|tu|2)|kaytoo|kayto|kaytu|katu|kato|cato|"
     r"kaito|kaido|kai\s?to|kay\s?tow|kate\s?(?:too|two|to)|k\s?too|katoo|kaitu|kaytwo)\b")
-FILLER = {"uh", "um", "uhm", "er", "erm", "ah", "hmm", "mm", "mhm", "oh", "huh", "so", "and"}
+# Hesitations carry nothing, wherever they fall ("set a timer for uh five minutes").
+HESITATION = re.compile(r"\b(?:u+h+|u+m+|uhm|e+r+m*|a+h+|h+m+|mm+|mhm)\b[,.]?")
+FILLER = {"oh", "huh", "so", "and", "well"}
+LEADING = {"so", "okay", "ok", "alright", "and", "now", "right", "oh", "yo"}
 HALLUCINATIONS = {"you", "thanks for watching", "thank you for watching", "please subscribe",
                   "subscribe", "bye bye bye"}
 SOCIAL = {"greeting", "thanks", "how_are_you", "dismiss", "affirm", "deny"}
@@ -40,7 +43,10 @@ def normalise(heard: str) -> str:
     """Lower case, plain apostrophes, hyphens as spaces, the wake word spelt one way."""
     text = heard.lower().replace("’", "'").replace("‘", "'").replace("&", " and ")
     text = re.sub(r"(?<=\w)-(?=\w)", " ", text)          # "five-minute", "K-2"
-    return " ".join(NAME.sub("kaytoo", text).split())
+    words = HESITATION.sub(" ", NAME.sub("kaytoo", text)).split()
+    while len(words) > 1 and words[0].strip(",.") in LEADING:   # "so, okay, what can you do"
+        words = words[1:]
+    return " ".join(words)
 
 
 def _words(text: str) -> list[str]:
@@ -55,6 +61,25 @@ def match(heard: str, voices: Iterable[str] = (), grammar: Grammar | None = None
     words = [w.strip("'") for w in _words(text)]
     if not words or " ".join(words) in HALLUCINATIONS or all(w in FILLER for w in words):
         return Intent("nothing_heard", {}, text)
+    found = _match(text, voices, grammar)
+    if found is not None:
+        return found
+    # Misheard words ("what thyme is it"), then a word lost or added ("how are doing"): weaker
+    # matches, which a change is asked about before it is done.
+    for fixed in grammar.corrections(text, voices):
+        found = _match(fixed, voices, grammar)
+        if found is not None:
+            found.certainty = min(found.certainty, CORRECTED)
+            return found
+    bare = " ".join(w for w in _words(text) if w not in FILLER)
+    found = grammar.nearest(bare, voices)
+    if found is not None:
+        found.certainty = min(found.certainty, NEAREST)
+        return found
+    return Intent("unknown", {}, text)
+
+
+def _match(text: str, voices: list[str], grammar: Grammar) -> Intent | None:
     whole = grammar.match(text, voices)
     if whole is not None:
         return whole
@@ -66,7 +91,7 @@ def match(heard: str, voices: Iterable[str] = (), grammar: Grammar | None = None
             return commands[0]
         if all(found):                  # "Thank you, that will be all": the last word counts
             return found[-1]
-    return Intent("unknown", {}, text)
+    return None
 
 
 def is_question(heard: str) -> bool:

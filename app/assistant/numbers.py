@@ -120,7 +120,8 @@ def parse_duration(text: str) -> float | None:
                 total, i = total + last_unit / 2, i + 3
             unit_end = i
             continue
-        implied = i == unit_end or i == unit_end + 1 and words[unit_end] == "and"
+        implied = (i == unit_end or i == unit_end + 1 and words[unit_end] == "and") and \
+            words[i] not in ("a", "an")                     # "an hour and a" lost its "half"
         if found and implied and last_unit > 1 and value < 60 and (j == len(words) or words[j] == "to"):
             total, i = total + value * (last_unit // 60), j  # "an hour thirty", "five minutes and ten"
             continue
@@ -140,7 +141,8 @@ def duration_only(text: str) -> float | None:
 
 
 _DURATION_WORDS = {"a", "an", "and", "the", "half", "quarter", "of", "hundred", "thousand", "for",
-                   "in", "please", "now", "about", "like", "maybe", "just", "only"}
+                   "in", "please", "now", "about", "like", "maybe", "just", "only", "so", "okay",
+                   "ok", "well", "right"}
 
 
 # -- saying numbers --------------------------------------------------------------------------
