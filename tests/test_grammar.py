@@ -49,6 +49,7 @@ def test_user_sentences_add_to_the_builtin_grammar(tmp_path, timers):
     assert kaytoo.respond("How late is it getting?").intent == "time"
     brew = kaytoo.respond("Steep the tea for four minutes.")
     assert brew.action.kind == "timer_set" and brew.action.value.seconds == 240
+    assert brew.action.value.label == "tea"                         # a value of a list of their own
     assert kaytoo.respond("Be the narrator.").action.value == "Narrator"
     assert kaytoo.respond("What time is it?").intent == "time"      # the built-in ones still work
     # Without the user's folder those sentences mean nothing.
@@ -125,3 +126,34 @@ def test_a_voice_not_in_the_library_is_a_guess():
 
 def test_a_grammar_without_user_files_has_no_problems(tmp_path):
     assert Grammar(tmp_path / "missing").problems == [] and Grammar(None).problems == []
+
+
+def test_the_documented_example_file_works(tmp_path, timers):
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).parent.parent / "docs" / "commands.md").read_text()
+    (tmp_path / "kitchen.yaml").write_text(re.search(r"```yaml\n(.*?)```", doc, re.S).group(1))
+    kaytoo = Assistant(voices=lambda: list(VOICES), clock=lambda: CLOCK, timers=timers,
+                       sentences_dir=tmp_path)
+    assert kaytoo.problems == []
+    egg = kaytoo.respond("Boil an egg for four minutes, mate.").action.value
+    rice = kaytoo.respond("Cook the risotto for 18 minutes.").action.value
+    assert (egg.seconds, egg.label, rice.seconds, rice.label) == (240, "egg", 1080, "rice")
+    assert kaytoo.respond("Let me hear the narrator.").action.value == "Narrator"
+    assert kaytoo.respond("Easy tiger.").action.value < 0
+
+
+def test_misheard_and_lost_words_are_weaker_matches():
+    tiger = match("Set a tiger for five minutes.", VOICES)
+    assert (tiger.name, tiger.slots) == ("timer_set", {"seconds": 300}) and 0 < tiger.certainty < 1
+    lost = match("How are doing?", VOICES)
+    assert lost.name == "how_are_you" and lost.certainty < tiger.certainty
+    assert match("How old are you?", VOICES).name == "unknown"      # near, but a question
+
+
+def test_a_change_found_only_by_the_nearest_sentence_is_asked_about(timers):
+    kaytoo = Assistant(voices=lambda: list(VOICES), clock=lambda: CLOCK, timers=timers,
+                       sentences_dir=None)
+    ask = kaytoo.respond("Turn the volume")                  # up or down: a word was lost
+    assert ask.intent == "confirm" and ask.action.value.startswith("speak ")

@@ -12,6 +12,7 @@ import copy
 import functools
 import itertools
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
@@ -22,7 +23,7 @@ from hassil import (Group, Intents, ListReference, RecognizeResult, RuleReferenc
 from hassil.errors import HassilError
 from hassil.parser import ParseError
 
-from app.assistant.numbers import duration_only, parse_duration
+from app.assistant.numbers import NUMBER_WORDS, duration_only, parse_duration
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,9 @@ class Grammar:
             merged = trial
         self.intents = _compile(merged)
         self.vocabulary = _vocabulary(self.intents)
+        skip = sorted({w.lower() for w in self.intents.skip_words if w.strip()}, key=len, reverse=True)
+        either = "|".join(map(re.escape, skip))
+        self._skip = re.compile(rf"^(?:(?:{either})\b\s*)+|(?:\s*\b(?:{either}))+$") if skip else None
         self._samples: tuple[tuple[str, ...], list[str]] | None = None   # (voices, sentences)
 
     def match(self, text: str, voices: Iterable[str] = ()) -> Intent | None:
@@ -89,13 +93,18 @@ class Grammar:
         # Most literal words matched first ("remind me to {label} in {duration}" over "remind me
         # to {label}"), then list values over wildcards (a library voice over a guessed one).
         for r in sorted(results, key=_rank):
-            intent = _read(r.intent.name, {k: e.value for k, e in r.entities.items()},
-                           {k: e.text for k, e in r.entities.items()}, text)
+            # hassil leaves skip words in a wildcard at the end ("four minutes please")
+            texts = {k: self._unskip(e.text) if e.is_wildcard else e.text
+                     for k, e in r.entities.items()}
+            intent = _read(r.intent.name, {k: e.value for k, e in r.entities.items()}, texts, text)
             if intent is not None:
                 if (r.intent_metadata or {}).get("heard_voice"):
                     intent.certainty = GUESSED_VOICE
                 return intent
         return None
+
+    def _unskip(self, text: str) -> str:
+        return " ".join((self._skip.sub(" ", text.lower()) if self._skip else text).split())
 
     def corrections(self, text: str, keep: Iterable[str] = ()) -> list[str]:
         """``text`` with words the grammar does not know replaced by near ones it does ("thyme" →
@@ -108,7 +117,7 @@ class Grammar:
         for w in text.split():
             bare = w.strip(".,!?;:")
             near = [] if (len(bare) < 4 or bare in self.vocabulary or bare in kept
-                          or not bare.isalpha()) else process.extract(
+                          or bare in NUMBER_WORDS or not bare.isalpha()) else process.extract(
                 bare, self.vocabulary, scorer=fuzz.ratio, limit=2,
                 score_cutoff=80 if len(bare) > 4 else 75)
             options.append([(w.replace(bare, n), s) for n, s, _ in near] or [(w, 100.0)])
@@ -226,9 +235,17 @@ def _voice_list(voices: list[str]) -> TextSlotList:
     return TextSlotList.from_tuples(pairs, allow_template=False)
 
 
+# Slots Kaytoo reads; a value from any other list (a user's own {food}) names the timer.
+KNOWN = {"duration", "label", "voice", "voice_heard", "weekday", "panel", "panel_full", "dir",
+         "which", "about"}
+
+
 def _read(name: str, values: dict, texts: dict, text: str) -> Intent | None:
     """Slots from hassil's entities; None when a captured value does not hold (not a duration)."""
     slots: dict = {}
+    extra = [str(v) for k, v in values.items() if k not in KNOWN and v not in (None, "")]
+    if extra and "label" not in texts:
+        texts["label"] = " ".join(extra)
     if "duration" in values:
         seconds = duration_only(str(texts["duration"]))
         if seconds is None and name == "timer_set" and "label" not in texts:

@@ -22,6 +22,10 @@ UNIT_SECONDS = {
     "hour": 3600, "hours": 3600, "hr": 3600, "hrs": 3600, "h": 3600, "hower": 3600, "howers": 3600,
 }
 
+# Words that belong to numbers and durations: never "corrected" into command words.
+NUMBER_WORDS = frozenset([*SMALL, *TENS, *VAGUE, *UNIT_SECONDS, "hundred", "thousand", "half",
+                          "quarter"])
+
 
 # -- reading numbers ---------------------------------------------------------------------------
 def tokens(text: str) -> list[str]:
