@@ -117,17 +117,19 @@ class Assistant:
         """The intent of the best hypothesis the grammar matches, the text it came from and how
         sure that is; the top hypothesis when none matches (for chat and the LLM)."""
         voices = self._voice_names()
-        top = match(heard, voices, self.grammar)
-        found = [] if top.name == "unknown" else [(0, top, heard)]
-        others = [a for a in alternatives if a and a.strip() != heard.strip()]
-        for rank, text in enumerate(others, 1):
-            if found and found[-1][1].exact:
+        hyps = [heard] + [a for a in alternatives if a and a.strip() != heard.strip()]
+        found: list[tuple[int, Intent, str]] = []
+        # Every guess as heard first, then with misheard words corrected; only the top guess is
+        # compared with every grammar sentence (slow), and only when nothing else matched.
+        for tolerance, tried in (("exact", hyps), ("corrected", hyps), ("nearest", hyps[:1])):
+            for rank, text in enumerate(tried):
+                intent = match(text, voices, self.grammar, tolerance)
+                if intent.name != "unknown" and (rank == 0 or intent.name != "nothing_heard"):
+                    found.append((rank, intent, text))
+            if found:
                 break
-            intent = match(text, voices, self.grammar)
-            if intent.name not in ("unknown", "nothing_heard"):
-                found.append((rank, intent, text))
-        if not found:
-            return top, heard, confidence
+        if not found:       # chat: the top guess, as heard
+            return match(heard, voices, self.grammar, "exact"), heard, confidence
         score, intent, text = max(((RANK_WEIGHT ** r * i.certainty, i, t)
                                    for r, i, t in found), key=lambda f: f[0])
         if confidence is None and score == 1.0:

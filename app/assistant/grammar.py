@@ -19,7 +19,7 @@ from typing import Iterable
 
 import yaml
 from hassil import (Group, Intents, ListReference, RecognizeResult, RuleReference, TextChunk,
-                    TextSlotList, recognize_all, sample_intents)
+                    TextSlotList, parse_sentence, recognize_all, sample_intents)
 from hassil.errors import HassilError
 from hassil.parser import ParseError
 
@@ -43,6 +43,7 @@ NEAREST = 0.4           # the grammar sentence nearest to what was heard: a chan
 # How alike a heard text and a grammar sentence must be (rapidfuzz, 0-100) to be taken for it:
 # below this "how old are you" (85 against "how are you") would stop being a question.
 NEAREST_CUTOFF = 88
+SAMPLES_PER_INTENT = 3000
 
 
 @dataclass
@@ -134,7 +135,13 @@ class Grammar:
 
         voices = list(voices)
         if self._samples is None or self._samples[0] != tuple(voices):
-            sampled = sample_intents(self.intents, slot_lists={"voice": _voice_list(voices)})
+            # One way of asking ("tell me"), and at most SAMPLES_PER_INTENT sentences of each
+            # intent, keep the scan short; a voice switch is never guessed from a near sentence.
+            sampled = sample_intents(
+                self.intents, slot_lists={"voice": _voice_list(voices)},
+                expansion_rules={"ask": parse_sentence("tell me", keep_text=True)},
+                intent_names=set(self.intents.intents) - {"switch_voice"},
+                max_sentences_per_intent=SAMPLES_PER_INTENT)
             self._samples = (tuple(voices), sorted({s for _, s in sampled}))
         hits = [process.extractOne(text, self._samples[1], scorer=scorer,
                                    score_cutoff=NEAREST_CUTOFF)

@@ -53,17 +53,24 @@ def _words(text: str) -> list[str]:
     return re.findall(r"[\w']+(?:\.\d+)?", text)
 
 
-def match(heard: str, voices: Iterable[str] = (), grammar: Grammar | None = None) -> Intent:
-    """The intent of one utterance; ``voices`` are the library's names (a list in the grammar)."""
+TOLERANCE = ("exact", "corrected", "nearest")
+
+
+def match(heard: str, voices: Iterable[str] = (), grammar: Grammar | None = None,
+          tolerance: str = "nearest") -> Intent:
+    """The intent of one utterance; ``voices`` are the library's names (a list in the grammar).
+    ``tolerance``: "exact" (as heard), "corrected" (also misheard words), "nearest" (also the
+    nearest grammar sentence, the slowest: a scan of every sentence the grammar can make)."""
     grammar = grammar or builtin()
+    level = TOLERANCE.index(tolerance)
     voices = list(voices)
     text = normalise(heard)
     words = [w.strip("'") for w in _words(text)]
     if not words or " ".join(words) in HALLUCINATIONS or all(w in FILLER for w in words):
         return Intent("nothing_heard", {}, text)
     found = _match(text, voices, grammar)
-    if found is not None:
-        return found
+    if found is not None or level == 0:
+        return found or Intent("unknown", {}, text)
     # Misheard words ("what thyme is it"), then a word lost or added ("how are doing"): weaker
     # matches, which a change is asked about before it is done.
     for fixed in grammar.corrections(text, voices):
@@ -71,6 +78,8 @@ def match(heard: str, voices: Iterable[str] = (), grammar: Grammar | None = None
         if found is not None:
             found.certainty = min(found.certainty, CORRECTED)
             return found
+    if level == 1:
+        return Intent("unknown", {}, text)
     bare = " ".join(w for w in _words(text) if w not in FILLER)
     found = grammar.nearest(bare, voices)
     if found is not None:
