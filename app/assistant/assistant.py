@@ -13,7 +13,7 @@ from app import paths
 from app.assistant import history as hist
 from app.assistant.grammar import Grammar
 from app.assistant.history import Turn
-from app.assistant.intents import Intent, is_question, match
+from app.assistant.intents import Intent, is_question, understand
 from app.assistant.numbers import count_words, duration_adjective, say_date, say_duration, say_time
 from app.assistant.persona import SYSTEM_PROMPT, Persona
 from app.assistant.timers import MAX_SECONDS, Timer, Timers
@@ -22,11 +22,8 @@ log = logging.getLogger(__name__)
 
 SPEED_STEP = 0.15
 VOLUME_STEP = 0.2
-# What a command that changes something is trusted at before it is done without asking: the
-# speech-to-text confidence, times RANK_WEIGHT per place the matched hypothesis is down the n-best
-# list, times the match's certainty (lower for a guessed voice name or corrected words).
+# How sure a match must be (see intents.understand) for a change to be done without asking first.
 CONFIRM_BELOW = 0.5
-RANK_WEIGHT = 0.75
 CHANGES = {"switch_voice", "speed", "volume", "timer_set", "reminder_set", "timer_cancel"}
 _USER_SENTENCES = object()   # default: <config folder>/sentences
 
@@ -79,7 +76,8 @@ class Assistant:
         """Answer one utterance. ``alternatives``: the speech-to-text n-best texts, best first
         (the first is ``heard``); the best one the grammar matches is acted on. ``confidence``:
         the speech-to-text's, 0..1. A change on a weak guess is asked about first."""
-        intent, used, sure = self._understand(heard, alternatives or [], confidence)
+        intent, used, sure = understand(heard, alternatives or [], confidence,
+                                        self._voice_names(), self.grammar)
         pending, self.pending = self.pending, None
         if pending is not None:
             if intent.name == "affirm":
@@ -111,30 +109,6 @@ class Assistant:
             reply = Reply(intent.name, iter(split(text)), action)
         reply.heard, reply.confidence = used, sure
         return reply
-
-    def _understand(self, heard: str, alternatives: list[str],
-                    confidence: float | None) -> tuple[Intent, str, float | None]:
-        """The intent of the best hypothesis the grammar matches, the text it came from and how
-        sure that is; the top hypothesis when none matches (for chat and the LLM)."""
-        voices = self._voice_names()
-        hyps = [heard] + [a for a in alternatives if a and a.strip() != heard.strip()]
-        found: list[tuple[int, Intent, str]] = []
-        # Every guess as heard first, then with misheard words corrected; only the top guess is
-        # compared with every grammar sentence (slow), and only when nothing else matched.
-        for tolerance, tried in (("exact", hyps), ("corrected", hyps), ("nearest", hyps[:1])):
-            for rank, text in enumerate(tried):
-                intent = match(text, voices, self.grammar, tolerance)
-                if intent.name != "unknown" and (rank == 0 or intent.name != "nothing_heard"):
-                    found.append((rank, intent, text))
-            if found:
-                break
-        if not found:       # chat: the top guess, as heard
-            return match(heard, voices, self.grammar, "exact"), heard, confidence
-        score, intent, text = max(((RANK_WEIGHT ** r * i.certainty, i, t)
-                                   for r, i, t in found), key=lambda f: f[0])
-        if confidence is None and score == 1.0:
-            return intent, text, None
-        return intent, text, round((1.0 if confidence is None else confidence) * score, 3)
 
     def note_cut(self, spoken: str) -> None:
         """The user barged in: history keeps only what was actually spoken before that."""

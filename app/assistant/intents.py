@@ -14,7 +14,7 @@ from typing import Iterable
 
 from app.assistant.grammar import CORRECTED, NEAREST, Grammar, Intent
 
-__all__ = ["Intent", "match", "normalise", "is_question"]
+__all__ = ["Intent", "match", "normalise", "is_question", "understand"]
 
 # "Kaytoo" as Whisper spells it: K2, K-2, Kay too, Kato, Cato, Kaito, Katu, K2SO...
 NAME = re.compile(
@@ -54,6 +54,7 @@ def _words(text: str) -> list[str]:
 
 
 TOLERANCE = ("exact", "corrected", "nearest")
+RANK_WEIGHT = 0.75     # a guess one place lower in the n-best list is trusted this much less
 
 
 def match(heard: str, voices: Iterable[str] = (), grammar: Grammar | None = None,
@@ -108,3 +109,29 @@ def is_question(heard: str) -> bool:
     words = _words(normalise(heard))
     words = [w for w in words if w not in FILLER and w not in ("kaytoo", "hey", "please")]
     return heard.rstrip().endswith("?") or bool(words and words[0] in QUESTION_WORDS)
+
+
+def understand(heard: str, alternatives: list[str], confidence: float | None, voices: list[str],
+               grammar: Grammar) -> tuple[Intent, str, float | None]:
+    """Among the speech-to-text's guesses (``heard`` first, then ``alternatives``), the intent of
+    the best one the grammar matches, the text it came from, and how sure that is: ``confidence``
+    times RANK_WEIGHT per place down the list times the match's certainty (None when there is
+    nothing to doubt: typed text matched as is). The top guess when none matches (chat, LLM)."""
+    hyps = [heard] + [a for a in alternatives if a and a.strip() != heard.strip()]
+    found: list[tuple[int, Intent, str]] = []
+    # Every guess as heard first, then with misheard words corrected; only the top guess is
+    # compared with every grammar sentence (slow), and only when nothing else matched.
+    for tolerance, tried in (("exact", hyps), ("corrected", hyps), ("nearest", hyps[:1])):
+        for rank, text in enumerate(tried):
+            intent = match(text, voices, grammar, tolerance)
+            if intent.name != "unknown" and (rank == 0 or intent.name != "nothing_heard"):
+                found.append((rank, intent, text))
+        if found:
+            break
+    if not found:
+        return match(heard, voices, grammar, "exact"), heard, confidence
+    score, intent, text = max(((RANK_WEIGHT ** r * i.certainty, i, t) for r, i, t in found),
+                              key=lambda f: f[0])
+    if confidence is None and score == 1.0:
+        return intent, text, None
+    return intent, text, round((1.0 if confidence is None else confidence) * score, 3)
