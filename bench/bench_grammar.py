@@ -155,13 +155,13 @@ def old_matcher() -> types.ModuleType:
     return module
 
 
-def key_of(name: str, slots: dict) -> tuple | None:
+def key_of(name: str, slots: dict, voices: list[str] = VOICES) -> tuple | None:
     if name in ("timer_set", "reminder_set") and slots.get("seconds"):
         return S, float(slots["seconds"])
     if name in ("speed", "volume"):
         return D, slots.get("dir")
     if name == "switch_voice" and slots.get("voice"):
-        return V, best_voice(slots["voice"], VOICES)
+        return V, best_voice(slots["voice"], voices)
     if name == "open_panel":
         return P, slots.get("panel")
     return None
@@ -181,8 +181,8 @@ def action_key(reply) -> tuple[str, tuple | None]:
         return a.kind, (D, {(True, "speed"): "faster", (False, "speed"): "slower",
                             (True, "volume"): "louder", (False, "volume"): "softer"}[
                                 (a.value > 0, a.kind)])
-    if a.kind == "switch_voice":
-        return a.kind, (V, a.value)
+    if a.kind in ("switch_voice", "open_panel"):
+        return a.kind, (V if a.kind == "switch_voice" else P, a.value)
     return reply.intent, None
 
 

@@ -146,7 +146,7 @@ def duration_only(text: str) -> float | None:
 
 _DURATION_WORDS = {"a", "an", "and", "the", "half", "quarter", "of", "hundred", "thousand", "for",
                    "in", "please", "now", "about", "like", "maybe", "just", "only", "so", "okay",
-                   "ok", "well", "right"}
+                   "ok", "well", "right", "at"}
 
 
 # -- saying numbers --------------------------------------------------------------------------
