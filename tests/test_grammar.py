@@ -109,6 +109,12 @@ def test_an_unreadable_file_is_a_problem_not_a_crash(tmp_path):
      {"seconds": 3600, "label": "call your mother"}),
     ("Cancel the five minute timer.", "timer_cancel", {"seconds": 300}),
     ("Cancel all my timers.", "timer_cancel", {"which": "all"}),
+    # Phrasings from the command bench's transcripts.
+    ("In 10 minutes, remind me to take the laundry out.", "reminder_set",
+     {"seconds": 600, "label": "take the laundry out"}),
+    ("Start at two minutes timer.", "timer_set", {"seconds": 120}),
+    ("You speak too slowly.", "speed", {"dir": "faster"}),
+    ("What can I ask you?", "help", {}),
     # A wildcard cannot make any sentence a command: what it captured must hold.
     ("Set a timer for the pasta.", "unknown", {}),
     ("Switch to it.", "unknown", {}),
