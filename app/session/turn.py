@@ -78,7 +78,7 @@ def run_turn(engine, assistant, samples16k: np.ndarray, voice: str | None,
     if events:
         events.heard(transcript)
 
-    reply = assistant.respond(transcript.text)
+    reply = assistant.respond(transcript.text, transcript.alternatives, transcript.confidence)
     said: list[str] = []
 
     def sentences() -> Iterator[str]:
