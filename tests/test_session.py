@@ -58,6 +58,9 @@ class FakeClient:
             raise EngineGone("The engine closed the connection.")
         return Transcript(self.engine.heard, "en", len(samples) / 16000, 0.01)
 
+    def transcriber(self, language=None) -> "FakeTranscriber":
+        return FakeTranscriber(self.engine)
+
     def speak(self, sentences, voice=None, tier="auto", cancel=None):
         self.engine.voices_spoken.append(voice)
         return FakeSpeech(self.engine, sentences, cancel or threading.Event())
@@ -76,6 +79,20 @@ class FakeClient:
     def __exit__(self, *exc) -> None: ...
 
 
+class FakeTranscriber:
+    """The engine hearing a held key's audio as it arrives."""
+
+    def __init__(self, engine: "FakeEngine"):
+        self.engine, self.samples = engine, 0
+
+    def feed(self, samples) -> None:
+        self.samples += len(samples)
+
+    def finish(self) -> Transcript:
+        self.engine.streamed.append(self.samples)
+        return Transcript(self.engine.heard, "en", self.samples / 16000, 0.01)
+
+
 class FakeEngine:
     def __init__(self):
         self.state = "stopped"
@@ -87,7 +104,8 @@ class FakeEngine:
         self.chunk_sent = threading.Event()
         self.lose_next_transcribe = threading.Event()
         self.die_while_speaking = threading.Event()
-        self.transcribed: list[int] = []
+        self.transcribed: list[int] = []        # utterances transcribed whole at release
+        self.streamed: list[int] = []           # utterances heard while the key was held
         self.voices_spoken: list[str | None] = []
         self.starts = 0
 
@@ -152,8 +170,10 @@ class FakePlayer:
 
 
 class FakeRecorder:
+    live = True          # False: nothing reaches on_audio while held (a hold too short to stream)
+
     def __init__(self, device=None, on_level=None):
-        self.is_open, self.recording = False, False
+        self.is_open, self.recording, self.on_audio = False, False, None
 
     def open(self) -> None:
         self.is_open = True
@@ -161,12 +181,16 @@ class FakeRecorder:
     def close(self) -> None:
         self.is_open = False
 
-    def begin(self) -> None:
-        self.recording = True
+    def begin(self, on_audio=None) -> None:
+        self.recording, self.on_audio = True, on_audio
 
     def end(self) -> np.ndarray:
         self.recording = False
-        return np.full(16000, 0.05, np.float32)     # one second "held"
+        held = np.full(16000, 0.05, np.float32)     # one second "held"
+        if self.on_audio is not None and self.live:
+            for block in np.split(held, 10):        # as the capture thread hands it over
+                self.on_audio(block)
+        return held
 
 
 class Recorded(SessionListener):
@@ -251,6 +275,7 @@ def test_press_release_goes_through_every_state_and_answers(session):
     assert result.cut is False and result.tier == "piper"
     assert result.timings.first_sound_s is not None and result.timings.spoken_s is not None
     assert engine.voices_spoken == ["Kaytoo"]
+    assert engine.streamed == [16000] and not engine.transcribed   # heard while it was held
 
 
 def test_a_tap_is_not_a_question(session, monkeypatch):
@@ -283,8 +308,9 @@ def test_barge_in_cuts_the_answer_and_listens_again(session):
     assert listener.done[-1].cut is False
 
 
-def test_engine_lost_before_the_answer_asks_again_once_it_is_back(session):
+def test_engine_lost_before_the_answer_asks_again_once_it_is_back(session, monkeypatch):
     s, engine, listener = session
+    monkeypatch.setattr(FakeRecorder, "live", False)    # transcribed whole at release
     engine.lose_next_transcribe.set()
     result = ask(s, listener, 0)
     assert result.reply and not listener.failed
@@ -334,6 +360,20 @@ def test_apply_keeps_the_voice_switched_while_the_dialog_was_open(session, speak
     saved, _ = load(paths_mod.resolve().settings_file)
     assert saved.voice.active == "Narrator" and saved.ui.theme == "dark"
     assert engine.starts == 1                          # the look needs no new engine
+
+
+def test_a_weak_guess_is_confirmed_by_pressing_again(session, monkeypatch):
+    s, engine, listener = session
+    monkeypatch.setattr(FakeTranscriber, "finish", lambda self: Transcript(
+        "Speak slower please.", "en", 1.0, 0.01, ["Speak slower please."], 0.05))
+    asked = ask(s, listener, 0)
+    assert "mean" in asked.reply.lower() and s.settings.tts.speed == 1.0   # asked, not done
+    monkeypatch.setattr(FakeRecorder, "end", lambda self: np.zeros(800, np.float32))   # a tap
+    s.press()
+    s.release()
+    listener.wait(lambda: len(listener.done) == 2)
+    listener.wait(lambda: engine.starts == 2)         # the held command was done
+    assert s.settings.tts.speed < 1.0
 
 
 def test_a_spoken_speed_change_restarts_the_engine_with_it(session):

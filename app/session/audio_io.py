@@ -92,15 +92,22 @@ class AudioIO:
     def recording(self) -> bool:
         return self.recorder is not None and self.recorder.recording
 
-    def begin_listening(self, still_wanted: Callable[[], bool]) -> bool:
-        """Start recording; a device that fails is re-scanned once (it may have been plugged in
-        since). False, with the reason sent to ``on_message``, when no microphone can be used."""
+    @property
+    def live(self) -> bool:
+        """A real microphone (not a file standing in for one): its audio arrives while held."""
+        return self.mic_file is None
+
+    def begin_listening(self, still_wanted: Callable[[], bool],
+                        on_audio: Callable[[np.ndarray], None] | None = None) -> bool:
+        """Start recording; ``on_audio`` gets the 16 kHz audio as it arrives. A device that fails
+        is re-scanned once (it may have been plugged in since). False, with the reason sent to
+        ``on_message``, when no microphone can be used."""
         if self.mic_file is not None:
             return True
         for attempt in (1, 2):
             try:
                 self._open_mic()
-                self.recorder.begin()
+                self.recorder.begin(on_audio)
                 return True
             except UserError as e:
                 self._close_mic()

@@ -22,12 +22,14 @@ import numpy as np
 from app.assistant import Action, Assistant, Timers
 from app.audio import devices
 from app.engines.client import EngineGone
+from app.engines.protocol import Transcript
 from app.errors import NothingCouldServe, UserError, first_line
 from app.net import is_online
 from app.paths import Paths
 from app.session.audio_io import AudioIO
 from app.session.engine_link import Engine, EngineLink, StateSink, default_engine
 from app.session.global_key import GlobalHotkey
+from app.session.hearing import Hearing
 from app.session.hold import HoldDebouncer
 from app.session.listener import SessionListener
 from app.session.turn import TurnResult, TurnState, run_turn, settings_after
@@ -67,6 +69,7 @@ class Session:
         self._turn_id = 0
         self._cuts: dict[int, float] = {}
         self._t_release = 0.0
+        self._hearing: Hearing | None = None
 
     # -- life cycle ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -109,7 +112,12 @@ class Session:
             if self.state in (TurnState.THINKING, TurnState.SPEAKING):
                 self._barge_in()
             self._set(TurnState.LISTENING)
-        if not self.audio.begin_listening(lambda: self.state is TurnState.LISTENING):
+        hearing = Hearing(self.link, self.settings.stt.language) if self.audio.live else None
+        self._hearing = hearing
+        if not self.audio.begin_listening(lambda: self.state is TurnState.LISTENING,
+                                          hearing.feed if hearing else None):
+            if hearing:
+                hearing.abandon()
             self._set(TurnState.IDLE)
 
     def release(self) -> None:
@@ -117,16 +125,22 @@ class Session:
             if self.state is not TurnState.LISTENING:
                 return
             self._t_release = time.monotonic()
+            hearing, self._hearing = self._hearing, None
             samples = self.audio.end_listening()
+            confirm = samples is None and self.assistant.pending is not None
             if samples is None:
-                self._set(TurnState.IDLE)
-                return
+                if hearing:
+                    hearing.abandon()
+                if not confirm:     # a tap is not a question, unless it answers "Did you mean …?"
+                    self._set(TurnState.IDLE)
+                    return
+                hearing, samples = _PressedAgain(), np.zeros(0, np.float32)
             self._set(TurnState.THINKING)
             self._turn_id += 1
             self._cancel = threading.Event()
             self._turn = threading.Thread(
                 target=self._run_turn,
-                args=(self._turn_id, samples, self._cancel, self._turn, self._t_release),
+                args=(self._turn_id, samples, hearing, self._cancel, self._turn, self._t_release),
                 name=f"turn-{self._turn_id}", daemon=True)
             self._turn.start()
 
@@ -216,14 +230,19 @@ class Session:
         return devices.names("input"), devices.names("output")
 
     # -- the turn (worker thread) ----------------------------------------------------------------
-    def _run_turn(self, turn_id: int, samples: np.ndarray, cancel: threading.Event,
-                  previous: threading.Thread | None, t_release: float) -> None:
+    def _run_turn(self, turn_id: int, samples: np.ndarray, hearing: "Hearing | None",
+                  cancel: threading.Event, previous: threading.Thread | None,
+                  t_release: float) -> None:
+        heard = hearing.finish() if hearing is not None else None   # heard while it was held
+        heard_s = round(time.monotonic() - t_release, 4)
         if previous is not None:
             previous.join(30)   # an interrupted turn drains its connection first
         self.audio.begin_reply(self.settings.tts.speed)
         events = _TurnEvents(self, turn_id, cancel)
         try:
-            result = self._turn_with_retry(samples, cancel, events)
+            result = self._turn_with_retry(samples, heard, cancel, events)
+            if heard is not None:
+                result.timings.stt_s = heard_s
             self.audio.end_reply(cancel)
             cut = cancel.is_set() or result.cut
             result.cut = cut
@@ -251,12 +270,14 @@ class Session:
                                                                TurnState.SPEAKING):
                     self._set(TurnState.IDLE)
 
-    def _turn_with_retry(self, samples: np.ndarray, cancel: threading.Event,
-                         events: "_TurnEvents") -> TurnResult:
+    def _turn_with_retry(self, samples: np.ndarray, heard: Transcript | None,
+                         cancel: threading.Event, events: "_TurnEvents") -> TurnResult:
+        assistant = _Confirming(self.assistant) if heard is _PRESSED_AGAIN else self.assistant
         for attempt in (1, 2):
             try:
-                return run_turn(self.link.client(), self.assistant, samples,
-                                self.settings.voice.active, self._play_unless(cancel), cancel, events)
+                return run_turn(self.link.client(), assistant, samples,
+                                self.settings.voice.active, self._play_unless(cancel), cancel, events,
+                                transcript=heard)
             except EngineGone:
                 self.link.drop()
                 # Nothing said yet: ask again once the supervisor has the engine back.
@@ -393,6 +414,26 @@ class Session:
         with self._lock:
             self.state = state
         self.listener.state_changed(state)
+
+
+_PRESSED_AGAIN = Transcript("Yes (pressed again).", "", 0.0, 0.0)
+
+
+class _PressedAgain:
+    """The key pressed (and let go) again while "Did you mean …?" waits: that is a yes."""
+
+    def finish(self) -> Transcript:
+        return _PRESSED_AGAIN
+
+
+class _Confirming:
+    """The assistant for a press that confirms: the held command is done."""
+
+    def __init__(self, assistant: Assistant):
+        self.assistant = assistant
+
+    def respond(self, *_):
+        return self.assistant.confirm_pending() or self.assistant.respond("")
 
 
 class _TurnEvents:
