@@ -144,11 +144,12 @@ def test_resume_after_dropped_connection_uses_range(tmp_path, payload):
         part = tmp_path / "models" / "toy" / "model.bin.part"
         kept = part.stat().st_size
         assert 0 < kept < len(payload["model.bin"])
+        assert st.partial_bytes("toy") == kept     # what the first-run wizard shows
         assert st.path_for("toy") is None          # a partial model is not installed
         folder = st.download("toy")
         assert srv.ranges_asked() == [None, f"bytes={kept}-"]
     assert (folder / "model.bin").read_bytes() == payload["model.bin"]
-    assert not part.exists()
+    assert not part.exists() and st.partial_bytes("toy") == 0
 
 
 def test_dropped_connection_is_retried_within_one_call(tmp_path, payload):
