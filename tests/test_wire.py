@@ -1,0 +1,170 @@
+"""Hostile and broken clients against the real engine process on a real unix socket."""
+from __future__ import annotations
+
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from wyoming.event import Event
+
+from app.engines.client import EngineClient
+from tests.engine_proc import engine_cmd, write_settings
+
+MB = 1024 * 1024
+
+
+class Engine:
+    """`kaytoo engine --uri unix://…` as a child process, ready once it answers `describe`."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.log = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(engine_cmd(f"unix://{path}"), stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+        assert describe(path, wait_s=120), self.output()
+
+    def rss_mb(self) -> float:
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            kb = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+        return kb / 1024
+
+    def output(self) -> str:
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(30)
+        self.log.close()
+
+
+def describe(path: Path, wait_s: float = 30) -> bool:
+    """True once an engine at ``path`` answers `describe` with `info` (polls the socket's arrival)."""
+    import time
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        try:
+            with socket.socket(socket.AF_UNIX) as s:
+                s.settimeout(30)
+                s.connect(str(path))
+                s.sendall(b'{"type": "describe"}\n')
+                return s.recv(64).startswith(b'{"type": "info"')
+        except (FileNotFoundError, ConnectionRefusedError):
+            time.sleep(0.1)   # the engine has not bound its socket yet
+    return False
+
+
+def exchange(path: Path, *parts: bytes, until_close: bool = True) -> list[Event]:
+    """Send raw bytes, then read events until the engine closes the connection."""
+    from wyoming.event import read_event
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(60)
+        s.connect(str(path))
+        try:
+            for p in parts:
+                s.sendall(p)
+        except (BrokenPipeError, ConnectionResetError):
+            pass   # the engine hung up before taking everything: exactly what it should do
+        if not until_close:
+            s.shutdown(socket.SHUT_WR)
+        events = []
+        with s.makefile("rb") as f:
+            while (ev := read_event(f)) is not None:
+                events.append(ev)
+                if not until_close:
+                    break
+        return events
+
+
+@pytest.fixture
+def engine(tmp_path):
+    write_settings(tiers=["pyttsx3"])
+    e = Engine(tmp_path / "run" / "deep" / "engine.sock")
+    yield e
+    e.stop()
+
+
+def test_a_huge_declared_payload_is_refused_before_it_is_read(engine):
+    before = engine.rss_mb()
+    header = b'{"type": "audio-chunk", "data": {"rate": 16000, "width": 2, "channels": 1}, ' \
+             b'"payload_length": 1000000000000}\n'
+    events = exchange(engine.path, header, b"\0" * (8 * MB))
+    assert [(e.type, e.data.get("code")) for e in events] == [("error", "event_too_large")]
+    assert "1000000000000" in events[0].data["text"]
+    assert engine.rss_mb() - before <= 100
+    assert describe(engine.path)      # the engine serves the next client as before
+    assert "never retrieved" not in engine.output() and "Traceback" not in engine.output()
+
+
+def test_an_audio_chunk_over_the_limit_is_refused_and_one_under_it_is_taken(engine):
+    header = b'{"type": "audio-chunk", "data": {"rate": 16000, "width": 2, "channels": 1}, ' \
+             b'"payload_length": %d}\n'
+    events = exchange(engine.path, header % (17 * MB), b"\0" * (17 * MB))
+    assert [e.data.get("code") for e in events] == ["event_too_large"]
+    with EngineClient(f"unix://{engine.path}", timeout=60) as client:
+        assert client.transcribe(np.zeros(16000, np.float32)).text == ""
+
+
+@pytest.mark.parametrize("raw", [
+    b"this is not json\n",
+    b'["a list", "not an object"]\n',
+    b'{"no type": 1}\n',
+    b'{"type": "describe", "data_length": -5}\n',
+    b'{"type": "describe", "data_length": 4}\n[1]\n',
+    b'{"type": "describe", "data": "text"}\n',
+    b"[" * 40000 + b"\n",
+    b'{"type": "describe", "data_length": 70000}\n',
+    b"x" * 70000 + b"\n",
+])
+def test_malformed_events_get_an_error_event_and_a_closed_connection(engine, raw):
+    events = exchange(engine.path, raw)
+    assert len(events) == 1 and events[0].type == "error", events
+    assert events[0].data["code"] in ("malformed_event", "event_too_large")
+    assert describe(engine.path)
+    assert "never retrieved" not in engine.output() and "Traceback" not in engine.output()
+
+
+def test_a_synthesize_chunk_before_synthesize_start_is_answered(engine):
+    events = exchange(engine.path, b'{"type": "synthesize-chunk", "data": {"text": "Hi."}}\n',
+                      until_close=False)
+    assert events and events[0].type == "error" and events[0].data["code"] == "out_of_order"
+
+
+def test_a_regular_file_at_the_socket_path_is_left_alone(tmp_path):
+    write_settings(tiers=["pyttsx3"])
+    path = tmp_path / "notes.txt"
+    path.write_text("my notes")
+    out = subprocess.run(engine_cmd(f"unix://{path}"), capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2
+    assert "is not a socket" in out.stderr and "Traceback" not in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+    assert path.read_text() == "my notes"
+
+
+def test_a_second_engine_on_the_same_path_is_refused_and_the_first_keeps_serving(engine):
+    out = subprocess.run(engine_cmd(f"unix://{engine.path}"), capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 2 and "already serving" in out.stderr
+    assert describe(engine.path)
+    engine.stop()
+    assert not engine.path.exists()   # the first engine removed its own socket on exit
+
+
+def test_socket_folders_are_private_and_a_dead_engines_socket_is_replaced(tmp_path):
+    write_settings(tiers=["pyttsx3"])
+    path = tmp_path / "a" / "b" / "engine.sock"
+    e = Engine(path)
+    try:
+        assert [d.stat().st_mode & 0o777 for d in (path.parent, path.parent.parent)] == [0o700] * 2
+        assert (path.stat().st_mode & 0o777) == 0o600
+    finally:
+        e.stop()
+    assert not path.exists()
+    leftover = socket.socket(socket.AF_UNIX)
+    leftover.bind(str(path))
+    leftover.close()                      # a crashed engine's socket: nobody answers on it
+    e = Engine(path)                      # replaces it (Engine() waits until it answers)
+    e.stop()
