@@ -324,6 +324,7 @@ def test_malicious_or_broken_zips_are_refused_and_nothing_escapes(lib, speech, t
         ("missing", {"voice.json": meta}, None, "missing reference.wav"),
         ("badjson", {**good, "voice.json": b"{nope"}, None, "not valid JSON"),
         ("noname", {**good, "voice.json": b"[1, 2]"}, None, "no voice name"),
+        ("deep", {**good, "voice.json": b"[" * 200_000 + b"]" * 200_000}, None, "nested too deeply"),
         ("badname", {**good, "voice.json": b'{"name": "../../x"}'}, None, "only hold letters"),
         ("notaudio", {**good, "reference.wav": b"\x89PNG\r\n\x1a\n" + bytes(999)}, None,
          "not an audio file"),
