@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from app.errors import NothingCouldServe, UserError
+from app.errors import NothingCouldServe, UserError, os_error_sentence
 
 log = logging.getLogger("kaytoo")
 
@@ -94,6 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    # A log file that cannot be written (a full disk) must not print "--- Logging error ---" blocks.
+    logging.raiseExceptions = False
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
@@ -108,6 +110,10 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     except KeyboardInterrupt:
         return 130
+    except OSError as e:  # a full disk, a read-only folder …: the user's problem to fix, one line
+        log.info("file operation failed", exc_info=True)
+        print(f"kaytoo: {os_error_sentence(e)}", file=sys.stderr)
+        return 2
     except Exception as e:  # a bug: log the traceback, show one line
         log.exception("unexpected error")
         print(f"kaytoo: internal error: {type(e).__name__}: {e} (details in the log)", file=sys.stderr)
@@ -218,7 +224,10 @@ def _turn(args, paths, settings) -> int:
     if changed is not None:  # "switch to the narrator voice" holds for the next command too
         from app.settings import save
 
-        save(paths.settings_file, changed)
+        try:
+            save(paths.settings_file, changed)
+        except UserError as e:  # the reply is written: report it, and say what was not kept
+            print(f"kaytoo: {e}", file=sys.stderr)
     t = result.timings
     data = {"heard": result.heard, "intent": result.intent, "reply": result.reply,
             "tier": result.tier, "fallbacks": result.fallbacks, "timings": t,

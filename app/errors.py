@@ -1,6 +1,7 @@
 """Errors that mean something to the user. The CLI maps them to exit codes; the GUI shows the text."""
 from __future__ import annotations
 
+import errno
 import unicodedata
 
 
@@ -32,3 +33,16 @@ def shown(text: object, limit: int = 60) -> str:
             out.append(c)
     more = f"… ({len(text)} characters)" if len(text) > limit else ""
     return f"'{''.join(out)}{more}'"
+
+
+def os_error_sentence(e: OSError) -> str:
+    """One sentence for a failed file operation: a full disk, a read-only place, no permission …"""
+    where = f" ({shown(e.filename, 120)})" if e.filename else ""
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return (f"There is not enough free disk space{where}, so nothing was written; free some "
+                "space and try again.")
+    if e.errno == errno.EROFS:
+        return f"That place is on a read-only disk{where}, so nothing was written."
+    if e.errno in (errno.EACCES, errno.EPERM):
+        return f"Permission denied{where}; nothing was changed."
+    return f"A file operation failed: {e.strerror or first_line(e, 200)}{where}."
