@@ -44,7 +44,7 @@ def package_dir(import_name: str) -> Path | None:
 
 class ModelStore:
     def __init__(self, models_dir: Path, base_url: str | None = None,
-                 catalogue: Iterable[ModelSpec] | None = None, *, timeout: float = 30.0,
+                 catalogue: Iterable[ModelSpec] | None = None, *, timeout: float = 10.0,
                  retries: int = 2, retry_delay: float = 1.0):
         self.models_dir = Path(models_dir)
         self.base_url = (base_url or os.environ.get(MIRROR_ENV) or HUB_URL).rstrip("/")
@@ -208,7 +208,11 @@ class ModelStore:
                 if self._complete(spec):
                     found = self.models_dir / spec.name
                 else:
-                    found = self._download_locked(spec, progress, cancel)
+                    try:
+                        found = self._download_locked(spec, progress, cancel)
+                    except BaseException:
+                        _remove_if_empty(self.models_dir / spec.name)  # nothing to resume from
+                        raise
         elif progress:
             progress(spec.size_bytes, spec.size_bytes)
         if accept_licence:
@@ -315,3 +319,10 @@ class ModelStore:
         if need > free:
             raise UserError(f"Not enough disk space for {spec.name}: {need / 1e6:.0f} MB more are "
                             f"needed in {dest}, {free / 1e6:.0f} MB are free.")
+
+
+def _remove_if_empty(folder: Path) -> None:
+    try:
+        folder.rmdir()   # fails, as it should, when partial files are kept for a resume
+    except OSError:
+        pass
