@@ -121,9 +121,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from app import bootstrap, paths as paths_mod, settings as settings_mod
+    from app import bootstrap, leftovers, paths as paths_mod, settings as settings_mod
 
     paths = paths_mod.resolve().ensure()
+    lock = leftovers.hold_and_sweep(paths)  # held while the command runs: see app/leftovers.py
     bootstrap.setup_logging(paths, args.verbose, "engine" if args.command == "engine" else "kaytoo")
     settings, warning = settings_mod.load(paths.settings_file)
     if warning:
@@ -132,7 +133,11 @@ def _run(args: argparse.Namespace) -> int:
     handler: Callable[..., int] = {
         "gui": _gui, "engine": _engine, "listen": _listen, "say": _say, "turn": _turn,
         "voices": _voices, "models": _models, "video": _video}[command]
-    return handler(args, paths, settings)
+    try:
+        return handler(args, paths, settings)
+    finally:
+        if lock is not None:
+            lock.close()
 
 
 def _print(args, data: dict, human: str) -> None:
