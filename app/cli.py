@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Callable
@@ -123,6 +124,9 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     from app import bootstrap, leftovers, paths as paths_mod, settings as settings_mod
 
+    # onnxruntime (Piper, Silero VAD) would otherwise keep a device id and a telemetry queue in
+    # ~/.cache/Microsoft/DeveloperTools, outside Kaytoo's folders; the engine child inherits this.
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
     paths = paths_mod.resolve().ensure()
     lock = leftovers.hold_and_sweep(paths)  # held while the command runs: see app/leftovers.py
     bootstrap.setup_logging(paths, args.verbose, "engine" if args.command == "engine" else "kaytoo")
@@ -163,8 +167,6 @@ def _gui(args, paths, settings) -> int:
 
 
 def _engine(args, paths, settings) -> int:
-    import os
-
     from app.engines import server
 
     uri = server.check_uri(args.uri, args.allow_remote)
