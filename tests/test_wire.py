@@ -88,10 +88,13 @@ def engine(tmp_path):
 
 
 def test_a_huge_declared_payload_is_refused_before_it_is_read(engine):
+    with EngineClient(f"unix://{engine.path}", timeout=300) as client:  # models loaded first
+        client.transcribe(np.zeros(16000, np.float32))
+        list(client.speak("Ready."))
     before = engine.rss_mb()
     header = b'{"type": "audio-chunk", "data": {"rate": 16000, "width": 2, "channels": 1}, ' \
              b'"payload_length": 1000000000000}\n'
-    events = exchange(engine.path, header, b"\0" * (8 * MB))
+    events = exchange(engine.path, header, b"\0" * (64 * MB))
     assert [(e.type, e.data.get("code")) for e in events] == [("error", "event_too_large")]
     assert "1000000000000" in events[0].data["text"]
     assert engine.rss_mb() - before <= 100
