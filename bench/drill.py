@@ -21,7 +21,6 @@ import os
 import platform
 import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -128,26 +127,10 @@ class Rss:
 
 
 def send(path: Path, *parts: bytes) -> list[dict]:
-    """Raw bytes to the engine; the events it answers with until it closes or goes quiet."""
-    from wyoming.event import read_event
+    """Raw bytes to the engine, read concurrently; the events it answers with until it closes."""
+    from tests.test_wire import exchange
 
-    with socket.socket(socket.AF_UNIX) as s:
-        s.settimeout(30)
-        s.connect(str(path))
-        try:
-            for p in parts:
-                s.sendall(p)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-        s.shutdown(socket.SHUT_WR)
-        events = []
-        with s.makefile("rb") as f:
-            try:
-                while (ev := read_event(f)) is not None:
-                    events.append({"type": ev.type, **ev.data})
-            except (TimeoutError, ConnectionResetError):
-                pass
-        return events
+    return [{"type": ev.type, **ev.data} for ev in exchange(path, *parts)]
 
 
 def warm(path: Path) -> None:

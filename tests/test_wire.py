@@ -4,6 +4,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import tempfile
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -58,25 +59,32 @@ def describe(path: Path, wait_s: float = 30) -> bool:
 
 
 def exchange(path: Path, *parts: bytes, until_close: bool = True) -> list[Event]:
-    """Send raw bytes, then read events until the engine closes the connection."""
+    """Send raw bytes while reading events (as a real client does), until the engine closes the
+    connection, or until the first event with ``until_close=False``."""
     from wyoming.event import read_event
+
+    events: list[Event] = []
     with socket.socket(socket.AF_UNIX) as s:
         s.settimeout(60)
         s.connect(str(path))
+
+        def receive() -> None:
+            with s.makefile("rb") as f:
+                while (ev := read_event(f)) is not None:
+                    events.append(ev)
+                    if not until_close:
+                        return
+
+        reader = threading.Thread(target=receive)
+        reader.start()
         try:
             for p in parts:
                 s.sendall(p)
-        except (BrokenPipeError, ConnectionResetError):
-            pass   # the engine hung up before taking everything: exactly what it should do
-        if not until_close:
             s.shutdown(socket.SHUT_WR)
-        events = []
-        with s.makefile("rb") as f:
-            while (ev := read_event(f)) is not None:
-                events.append(ev)
-                if not until_close:
-                    break
-        return events
+        except (BrokenPipeError, ConnectionResetError):
+            pass   # the engine stopped taking input: exactly what it should do
+        reader.join(120)
+    return events
 
 
 @pytest.fixture

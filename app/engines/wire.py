@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 MALFORMED = "malformed_event"
 TOO_LARGE = "event_too_large"
 OUT_OF_ORDER = "out_of_order"
+LINGER_CHUNK = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,7 @@ async def run_handler(handler, limits: Limits) -> None:
             except WireError as e:
                 log.warning("closing a connection: %s (%s)", e, e.code)
                 await _reply_error(handler, e.code, f"Bad event: {e}.")
+                await _linger(handler)
                 break
             if event is None:
                 break
@@ -139,6 +141,19 @@ async def run_handler(handler, limits: Limits) -> None:
             await handler.disconnect()
         finally:
             handler.writer.close()
+
+
+async def _linger(handler, seconds: float = 5.0) -> None:
+    """End our side, then read and drop what the client is still sending, for a while: closing a
+    socket with unread input resets the connection, and the client could lose the error event."""
+    try:
+        if handler.writer.can_write_eof():
+            handler.writer.write_eof()
+        async with asyncio.timeout(seconds):
+            while await handler.reader.read(LINGER_CHUNK):
+                pass
+    except (TimeoutError, ConnectionError, OSError, asyncio.LimitOverrunError):
+        pass
 
 
 async def _reply_error(handler, code: str, text: str) -> None:
