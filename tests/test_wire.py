@@ -179,3 +179,22 @@ def test_socket_folders_are_private_and_a_dead_engines_socket_is_replaced(tmp_pa
     leftover.close()                      # a crashed engine's socket: nobody answers on it
     e = Engine(path)                      # replaces it (Engine() waits until it answers)
     e.stop()
+
+
+def test_the_limits_come_from_the_settings(tmp_path):
+    from app import paths as paths_mod
+    from app.settings import load, save
+
+    settings = write_settings(tiers=["pyttsx3"])
+    settings.engine.max_audio_bytes = 65536
+    save(paths_mod.resolve().settings_file, settings)
+    assert load(paths_mod.resolve().settings_file)[0].engine.max_audio_bytes == 65536
+    e = Engine(tmp_path / "e.sock")
+    try:
+        header = b'{"type": "audio-chunk", "data": {"rate": 16000, "width": 2, "channels": 1}, ' \
+                 b'"payload_length": %d}\n'
+        assert [ev.data["code"] for ev in exchange(e.path, header % 70000, bytes(70000))] \
+            == ["event_too_large"]
+        assert exchange(e.path, header % 60000, bytes(60000)) == []   # taken, nothing to answer
+    finally:
+        e.stop()
