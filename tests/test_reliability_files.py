@@ -52,3 +52,23 @@ def test_private_files_stay_private_whatever_the_umask(tmp_path):
     assert (tmp_path / "secret").stat().st_mode & 0o777 == 0o600
     assert (tmp_path / "shared").stat().st_mode & 0o777 == 0o666
     assert sorted(p.name for p in Path(tmp_path).iterdir()) == ["secret", "shared"]
+
+
+def test_a_runtime_folder_made_by_another_user_is_refused_not_taken_over(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("making a folder owned by another user needs root")
+    tmp = tmp_path / "tmp"
+    trap = tmp / f"kaytoo-{os.getuid()}"
+    trap.mkdir(parents=True)
+    trap.chmod(0o777)
+    os.chown(trap, 65534, 65534)          # nobody made it first, world-writable
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("KAYTOO_HOME", "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME", "XDG_DATA_HOME",
+                        "XDG_CACHE_HOME", "XDG_STATE_HOME")}
+    env.update(TMPDIR=str(tmp), HOME=str(tmp_path / "home"))
+    out = kaytoo("voices", "list", env=env)
+    assert out.returncode == 2 and "belongs to another user" in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr
+    st = trap.stat()
+    assert (st.st_uid, st.st_mode & 0o777) == (65534, 0o777)   # neither chmodded nor used
+    assert list(trap.iterdir()) == []

@@ -198,3 +198,14 @@ def test_the_limits_come_from_the_settings(tmp_path):
         assert exchange(e.path, header % 60000, bytes(60000)) == []   # taken, nothing to answer
     finally:
         e.stop()
+
+
+def test_an_engine_leaving_removes_only_its_own_socket(engine):
+    engine.path.unlink()                  # someone removed the first engine's socket …
+    second = Engine(engine.path)          # … and a second engine now serves the path
+    try:
+        engine.stop()                     # the first one's exit must not take the path along
+        assert engine.path.is_socket() and describe(engine.path)
+    finally:
+        second.stop()
+    assert not engine.path.exists()
