@@ -13,7 +13,7 @@ import json
 import logging
 import socket
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable, Protocol
 
 from wyoming.error import Error
 from wyoming.event import Event
@@ -33,6 +33,19 @@ class Limits:
     header: int = 64 * 1024                # the JSON line (type, lengths, inline data)
     data: int = 64 * 1024                  # the JSON data block (text to speak, options)
     payload: int = 16 * 1024 * 1024        # binary payload (audio chunks)
+
+
+class Handler(Protocol):
+    """What ``run_handler`` needs of a connection's handler (a wyoming AsyncEventHandler has it)."""
+
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+
+    async def handle_event(self, event: Event) -> bool: ...
+
+    async def write_event(self, event: Event) -> None: ...
+
+    async def disconnect(self) -> None: ...
 
 
 class WireError(Exception):
@@ -110,7 +123,7 @@ class _Order:
         return None
 
 
-async def run_handler(handler, limits: Limits) -> None:
+async def run_handler(handler: Handler, limits: Limits) -> None:
     """Serve one connection with a wyoming AsyncEventHandler (``handle_event``, ``write_event``,
     ``disconnect``, ``writer``) in place of its own ``run``: bounded reads, errors answered."""
     order = _Order()
@@ -143,7 +156,7 @@ async def run_handler(handler, limits: Limits) -> None:
             handler.writer.close()
 
 
-async def _linger(handler, seconds: float = 5.0) -> None:
+async def _linger(handler: Handler, seconds: float = 5.0) -> None:
     """End our side, then read and drop what the client is still sending, for a while: closing a
     socket with unread input resets the connection, and the client could lose the error event."""
     try:
@@ -156,14 +169,16 @@ async def _linger(handler, seconds: float = 5.0) -> None:
         pass
 
 
-async def _reply_error(handler, code: str, text: str) -> None:
+async def _reply_error(handler: Handler, code: str, text: str) -> None:
     try:
         await handler.write_event(Error(text=text, code=code).event())
     except (ConnectionError, RuntimeError):
         pass   # the client is already gone
 
 
-async def start_server(handler_factory, limits: Limits, *, sock: socket.socket | None = None,
+async def start_server(handler_factory: Callable[[asyncio.StreamReader, asyncio.StreamWriter],
+                                                  Handler],
+                       limits: Limits, *, sock: socket.socket | None = None,
                        host: str | None = None, port: int | None = None) -> asyncio.AbstractServer:
     """A server on a bound unix socket (``sock``) or on ``host``:``port`` whose connections run
     ``handler_factory(reader, writer)`` through ``run_handler``."""
