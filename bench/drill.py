@@ -152,6 +152,15 @@ def engine_drill() -> dict:
     path = HOME / "run" / "drill.sock"
     proc = subprocess.Popen(engine_cmd(f"unix://{path}"), stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
+    try:
+        return hostile_clients(path, proc)
+    finally:
+        if proc.poll() is None:   # also when the drill itself fails: no engine is left behind
+            proc.terminate()
+            proc.wait(60)
+
+
+def hostile_clients(path: Path, proc: subprocess.Popen) -> dict:
     deadline = time.monotonic() + 180
     while not path.exists():   # bound before the models load; it answers once they are loaded
         if time.monotonic() > deadline or proc.poll() is not None:
@@ -184,7 +193,8 @@ def engine_drill() -> dict:
     rss.thread.join()
     alive = proc.poll() is None
     proc.terminate()
-    _, err = proc.communicate(timeout=60)
+    err = proc.stderr.read()
+    proc.wait(60)
     return {"bad events": refused, "answered with error": answered, "describe ok": f"{ok}/200",
             "engine alive": alive, "RSS before (MiB)": round(rss.base), "peak (MiB)": round(rss.peak),
             "growth (MiB)": round(rss.peak - rss.base), "seconds": round(time.monotonic() - t0, 1),
