@@ -25,7 +25,10 @@ class Engine:
         self.log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(engine_cmd(f"unix://{path}"), stdout=self.log,
                                      stderr=subprocess.STDOUT)
-        assert describe(path, wait_s=120), self.output()
+        if not describe(path, wait_s=120):
+            output = self.output()
+            self.stop()           # whatever a test starts, it stops
+            raise AssertionError(f"the engine did not answer: {output}")
 
     def rss_mb(self) -> float:
         with open(f"/proc/{self.proc.pid}/status") as f:
@@ -39,7 +42,8 @@ class Engine:
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(30)
-        self.log.close()
+        if not self.log.closed:
+            self.log.close()
 
 
 def describe(path: Path, wait_s: float = 30) -> bool:
