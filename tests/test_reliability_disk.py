@@ -93,9 +93,8 @@ def test_adding_and_renaming_a_voice_on_a_full_disk(small_disk, short_clip):
     assert sorted(voice_names(home)) == ["Kaytoo", "Narrator"] and small_disk.leftovers() == []
 
 
-def test_say_and_turn_into_a_full_disk_write_nothing(small_disk, speak, tmp_path):
-    home = tmp_path / "home"
-    os.environ["KAYTOO_HOME"] = str(home)   # for write_settings; the fixture restores it
+def test_say_and_turn_into_a_full_disk_write_nothing(small_disk, speak, kaytoo_home):
+    home = kaytoo_home
     write_settings(tiers=["pyttsx3"])
     out = small_disk.mount / "reply.wav"
     small_disk.fill()
