@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from pathlib import Path
 from typing import Callable
 
 from app.console import end_progress, progress_line, show
-from app.errors import NothingCouldServe, UserError
+from app.errors import NothingCouldServe, UserError, os_error_sentence
 
 log = logging.getLogger("kaytoo")
 
@@ -97,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    # A log file that cannot be written (a full disk) must not print "--- Logging error ---" blocks.
+    logging.raiseExceptions = False
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
@@ -111,6 +114,10 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     except KeyboardInterrupt:
         return 130
+    except OSError as e:  # a full disk, a read-only folder …: the user's problem to fix, one line
+        log.info("file operation failed", exc_info=True)
+        print(f"kaytoo: {os_error_sentence(e)}", file=sys.stderr)
+        return 2
     except Exception as e:  # a bug: log the traceback, show one line
         log.exception("unexpected error")
         print(f"kaytoo: internal error: {type(e).__name__}: {e} (details in the log)", file=sys.stderr)
@@ -118,23 +125,35 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from app import bootstrap, paths as paths_mod, settings as settings_mod
+    from app import bootstrap, leftovers, paths as paths_mod, settings as settings_mod
 
+    # onnxruntime (Piper, Silero VAD) would otherwise keep a device id and a telemetry queue in
+    # ~/.cache/Microsoft/DeveloperTools, outside Kaytoo's folders; the engine child inherits this.
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
     paths = paths_mod.resolve().ensure()
+    lock = leftovers.hold_and_sweep(paths)  # held while the command runs: see app/leftovers.py
     log_name = {"engine": "engine", "gui": "kaytoo-gui"}.get(args.command, "kaytoo")
     bootstrap.setup_logging(paths, args.verbose, log_name)
     settings, warning = settings_mod.load(paths.settings_file)
     if warning:
         print(f"kaytoo: {warning}", file=sys.stderr)
     command = args.command
-    if command == "gui":  # the window shows the warning too: it may have no terminal
-        from app.ui.app import run_gui
-
-        return run_gui(args, paths, settings, warning)
     handler: Callable[..., int] = {
-        "engine": _engine, "listen": _listen, "say": _say, "turn": _turn,
+        "gui": _gui, "engine": _engine, "listen": _listen, "say": _say, "turn": _turn,
         "voices": _voices, "models": _models, "video": _video}[command]
-    return handler(args, paths, settings)
+    try:
+        if command == "gui":  # the window shows the warning too: it may have no terminal
+            return _gui(args, paths, settings, warning)
+        return handler(args, paths, settings)
+    finally:
+        if lock is not None:
+            lock.close()
+
+
+def _gui(args, paths, settings, warning: str | None = None) -> int:
+    from app.ui.app import run_gui
+
+    return run_gui(args, paths, settings, warning)
 
 
 def _video(args, paths, settings) -> int:
@@ -150,8 +169,6 @@ def _core(paths, settings):
 
 
 def _engine(args, paths, settings) -> int:
-    import os
-
     from app.engines import server
 
     uri = server.check_uri(args.uri, args.allow_remote)
@@ -231,7 +248,10 @@ def _turn(args, paths, settings) -> int:
     if changed is not None:  # "switch to the narrator voice" holds for the next command too
         from app.settings import save
 
-        save(paths.settings_file, changed)
+        try:
+            save(paths.settings_file, changed)
+        except UserError as e:  # the reply is written: report it, and say what was not kept
+            print(f"kaytoo: {e}", file=sys.stderr)
     full = result.to_dict()
     t = {k: v for k, v in full["timings"].items() if v is not None}
     if release is not None:  # from the moment the last sample was fed

@@ -9,6 +9,7 @@ import asyncio
 import ipaddress
 import logging
 import os
+import sys
 import threading
 from functools import partial
 from pathlib import Path
@@ -19,10 +20,12 @@ import numpy as np
 
 from app import __version__
 from app.audio.clip import STT_RATE
+from app.engines import wire
 from app.engines.core import EngineCore
 from app.engines.protocol import (CANCEL_EVENT, CODE_INTERNAL, CONTEXT_KEY, REPORT_EVENT, TIER_KEY,
                                   TIERS_KEY, PREPARE_EVENT, PREPARED_EVENT, error_code,
                                   from_pcm16, pcm_chunks, to_pcm16)
+from app.engines.socket_path import OwnedSocket
 from app.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -283,64 +286,62 @@ def make_handler(core: EngineCore):
     return Handler
 
 
+def _limits(core: EngineCore) -> wire.Limits:
+    engine = core.settings.engine
+    return wire.Limits(header=engine.max_event_bytes, data=engine.max_event_bytes,
+                       payload=engine.max_audio_bytes)
+
+
 async def serve_stdio(core: EngineCore, protocol_out: BinaryIO) -> None:
     """Serve one peer on stdin and ``protocol_out`` (a duplicate of the original stdout: fd 1
     itself now points at stderr, so nothing a library prints can corrupt the protocol)."""
-    from wyoming.event import async_get_stdin
-
-    reader = await async_get_stdin()
+    limits = _limits(core)
     loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=limits.header)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     transport, proto = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, protocol_out)
     writer = asyncio.StreamWriter(transport, proto, None, loop)
-    await make_handler(core)(reader, writer).run()
+    await wire.run_handler(make_handler(core)(reader, writer), limits)
 
 
-async def serve(core: EngineCore, uri: str) -> None:
-    from wyoming.server import AsyncServer
-
-    server = AsyncServer.from_uri(uri)
+async def serve(core: EngineCore, uri: str, sock: OwnedSocket | None = None) -> None:
+    """Serve ``uri`` until cancelled; a unix:// address is served on ``sock`` (already bound)."""
     parsed = urlparse(uri)
     if parsed.scheme == "unix":
-        path = Path(parsed.netloc + parsed.path)
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        old = os.umask(0o177)  # the socket is born 0600: private to the user
-        try:
-            await server.start(make_handler(core))
-        finally:
-            os.umask(old)
-        os.chmod(path, 0o600)
-        log.info("engine listening on %s", uri)
-        try:
-            await asyncio.Event().wait()
-        finally:
-            await server.stop()
+        sock = sock or OwnedSocket(Path(parsed.netloc + parsed.path))
+        server = await wire.start_server(make_handler(core), _limits(core), sock=sock.sock)
     else:
-        log.info("engine listening on %s", uri)
-        await server.run(make_handler(core))
+        server = await wire.start_server(make_handler(core), _limits(core),
+                                         host=parsed.hostname, port=parsed.port)
+    log.info("engine listening on %s", uri)
+    async with server:
+        await server.serve_forever()
 
 
 def run(core: EngineCore, uri: str, protocol_out: BinaryIO | None = None) -> None:
     import signal
 
     parsed = urlparse(uri)
-    sock = Path(parsed.netloc + parsed.path) if parsed.scheme == "unix" else None
+    # Bound before the models load, so a second engine on the same path is refused at once.
+    sock = OwnedSocket(Path(parsed.netloc + parsed.path)) if parsed.scheme == "unix" else None
 
     def _stop(*_):
         # SIGTERM from the supervisor: nothing here holds user data, so leave at once (waiting for
         # an inference thread to notice could take seconds) after removing the socket.
         if sock is not None:
-            sock.unlink(missing_ok=True)
+            sock.release()
         os._exit(0)
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _stop)
     core.preload()
     try:
-        asyncio.run(serve_stdio(core, protocol_out) if protocol_out is not None else serve(core, uri))
+        asyncio.run(serve_stdio(core, protocol_out) if protocol_out is not None
+                    else serve(core, uri, sock))
     except KeyboardInterrupt:
         pass
     # The peer is gone: do not wait for inference threads that may still be finishing a reply.
     logging.shutdown()
     if sock is not None:
-        sock.unlink(missing_ok=True)
+        sock.release()
     os._exit(0)
