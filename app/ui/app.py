@@ -7,6 +7,7 @@ window and exits: 0 when Kaytoo answered, non-zero with a one-line reason otherw
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from dataclasses import dataclass
@@ -64,7 +65,8 @@ def run_gui(args: argparse.Namespace, paths: "Paths", settings: "Settings",
     app.setApplicationName("Kaytoo")
     apply_theme(app, settings.ui.theme)
     ui = assemble(paths, settings, voice_library(paths), args.mic_file, probe_online=True)
-    if warning:
+    if warning:  # the settings file was repaired or set aside at load: say so in the window
+        logging.getLogger(__name__).warning("shown in the window: %s", warning)
         ui.window.show_message(warning)
     outcome = {"code": 0}
     if args.smoke:
