@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable
 
 import numpy as np
 
@@ -19,7 +19,6 @@ from app.settings.model import Settings
 
 log = logging.getLogger(__name__)
 
-MAX_TEXT_CHARS = 5000
 
 
 def make_backend(name: str, paths: Paths, settings: Settings) -> TtsBackend:
@@ -72,8 +71,10 @@ class EngineCore:
                 if model_dir is None:
                     raise UserError(f"The speech model '{name}' is not installed; download it "
                                     f"first (kaytoo models download {name}).")
+                from app.engines.threads import cores
+
                 stt = WhisperStt(model_dir, compute_type=self.settings.stt.compute_type,
-                                 vad=self.settings.stt.vad)
+                                 vad=self.settings.stt.vad, cpu_threads=cores())
                 stt.load()
                 self._stt = stt
             return self._stt
@@ -85,18 +86,38 @@ class EngineCore:
     def voice_ref(self, name: str | None) -> VoiceRef:
         return self.voices.get(name or self.settings.voice.active).ref()
 
-    def speak(self, sentences: str | Iterable[str], voice: str | None = None, tier: str = "auto",
+    def speak(self, text: str | Iterable[str], voice: str | None = None, tier: str = "auto",
               cancel: threading.Event | None = None) -> Speech:
         """Start speaking. A string or list is checked now (bad text raises UserError before any
-        audio); a generator (an LLM streaming its reply) is normalised sentence by sentence."""
+        audio); any other iterable is raw text arriving in pieces (an LLM's tokens, a Wyoming
+        client's synthesize-chunks), cut into sentences by one SentenceStream as it comes."""
+        from app.engines.text import sentences as split_stream
+
         ref = self.voice_ref(voice)
-        if isinstance(sentences, str):
-            sentences = [sentences]
-        if isinstance(sentences, (list, tuple)):
-            prepared: Iterable[str] = prepare_text(sentences)
+        if isinstance(text, str):
+            text = [text]
+        if isinstance(text, (list, tuple)):
+            prepared: Iterable[str] = prepare_text(text)
         else:
-            prepared = _lazy(lambda: prepare_text(sentences))
+            prepared = split_stream(text)
         return self.chain.speak(prepared, ref, tier, cancel)
+
+    def stt_languages(self) -> list[str]:
+        """Languages the configured Whisper model understands (for `info` and the HTTP API)."""
+        if self.settings.stt.model.endswith(".en"):
+            return ["en"]
+        from faster_whisper.tokenizer import _LANGUAGE_CODES  # the model's own list, no load
+
+        return list(_LANGUAGE_CODES)
+
+    def tts_installed(self) -> bool:
+        """A tier that needs no network can serve (no online probe: this must answer at once)."""
+        return any(b.check() is None for b in self.chain.backends.values() if not b.online)
+
+    def stt_installed(self) -> bool:
+        from app.engines.models import ModelStore
+
+        return self._stt is not None or ModelStore(self.paths.models).path_for(self.settings.stt.model) is not None
 
     def preload(self) -> threading.Thread:
         """Load STT and the first tier that can serve, in the background."""
@@ -126,28 +147,16 @@ class EngineCore:
         return DroidEffect
 
 
-def prepare_text(parts: Iterable[str]) -> list[str] | Iterator[str]:
-    """Normalise and split into speakable sentences; raises UserError for empty/oversized text."""
-    if isinstance(parts, (list, tuple)):
-        total = sum(len(p) for p in parts)
-        if total > MAX_TEXT_CHARS:
-            raise UserError(f"The text is {total:,} characters long; the limit is "
-                            f"{MAX_TEXT_CHARS:,} characters.")
-        out = [s for p in parts for s in _speakable(p)]
-        if not out:
-            raise UserError("There is nothing to say: the text is empty.")
-        return out
-    return (s for p in parts for s in _speakable(p))
+def prepare_text(parts: Iterable[str]) -> list[str]:
+    """Whole text (a string per line or sentence) as speakable sentences, checked at once:
+    raises UserError for empty, unspeakable or oversized text."""
+    from app.engines.text import MAX_CHARS, SentenceStream, _merge_short
 
-
-def _speakable(part: str) -> list[str]:
-    from app.engines.text import normalize, split_sentences
-
-    try:
-        return [s for s in split_sentences(normalize(part)) if s.strip()]
-    except UserError:  # an empty or unspeakable piece: nothing to say for it
-        return []
-
-
-def _lazy(make: Callable[[], Iterable[str]]) -> Iterator[str]:
-    yield from make()
+    parts = list(parts)
+    total = sum(len(p) for p in parts if isinstance(p, str))
+    if total > MAX_CHARS:
+        raise UserError(f"The text is too long: {total:,} characters; the limit is {MAX_CHARS:,}.")
+    stream = SentenceStream()
+    out = stream.feed("\n".join(parts)) + stream.close()
+    # The whole text is known: a short last sentence may still join the one before it.
+    return _merge_short(out, stream.min_chars, stream.max_chars)

@@ -31,6 +31,7 @@ class VoiceRef:
 
 class TtsBackend(ABC):
     name: ClassVar[str]
+    online: ClassVar[bool] = False  # needs the network: its check() may wait for it
 
     @abstractmethod
     def check(self) -> str | None:

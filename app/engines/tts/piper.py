@@ -63,9 +63,7 @@ class PiperBackend(TtsBackend):
                 raise TierUnavailable(reason)
             onnx = self.voice_onnx
             try:
-                from piper import PiperVoice
-
-                voice = PiperVoice.load(onnx, config_path=_config_path(onnx))
+                voice = _load_voice(onnx)
             except Exception as e:  # a corrupt model or onnxruntime failure: the tier cannot serve
                 raise TierUnavailable(f"the Piper voice {onnx.name} could not be loaded ({e})") from e
             self._rate = int(voice.config.sample_rate)
@@ -90,6 +88,22 @@ class PiperBackend(TtsBackend):
             if chunk is None or (cancel is not None and cancel.is_set()):
                 return
             yield chunk.audio_float_array.astype(np.float32, copy=False)
+
+
+def _load_voice(onnx: Path):
+    """PiperVoice.load, with onnxruntime's pool sized for the engine (engines.threads)."""
+    import json
+
+    import onnxruntime
+    from piper import PiperVoice
+    from piper.config import PiperConfig
+
+    from app.engines.threads import ort_session_options
+
+    config = PiperConfig.from_dict(json.loads(_config_path(onnx).read_text(encoding="utf-8")))
+    session = onnxruntime.InferenceSession(str(onnx), sess_options=ort_session_options(),
+                                           providers=["CPUExecutionProvider"])
+    return PiperVoice(session=session, config=config)
 
 
 def _config_path(onnx: Path) -> Path:
