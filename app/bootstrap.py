@@ -1,67 +1,19 @@
 """Process start-up in one place, so the frozen (PyInstaller) app and `python -m app` behave alike.
 
-Owns: multiprocessing freeze support and the spawn start method, logging to the user log dir,
-where bundled assets live, and how the engine process is launched.
+Owns: multiprocessing freeze support and the spawn start method, console streams of a windowed
+app, the library path children inherit, and logging to the user log dir. Where things are and how
+children start is in ``app.runtime``.
 """
 from __future__ import annotations
 
-import importlib.util
 import logging
 import logging.handlers
 import os
-import shutil
 import sys
 from pathlib import Path
 
 from app.paths import Paths
-
-
-def is_frozen() -> bool:
-    return bool(getattr(sys, "frozen", False))
-
-
-def asset_dir() -> Path:
-    """The bundled assets: next to the executable when frozen, the repo's assets/ otherwise."""
-    if is_frozen():
-        return Path(getattr(sys, "_MEIPASS", Path(sys.executable).parent)) / "assets"
-    return Path(__file__).resolve().parent.parent / "assets"
-
-
-def find_ffmpeg() -> str | None:
-    """ffmpeg on PATH, else the static build imageio-ffmpeg carries (the packaged app bundles it).
-
-    The one lookup for every ffmpeg the app runs (clip decoding, video optimisation)."""
-    found = shutil.which("ffmpeg")
-    if found:
-        return found
-    if importlib.util.find_spec("imageio_ffmpeg") is None:
-        return None
-    import imageio_ffmpeg
-
-    try:
-        return imageio_ffmpeg.get_ffmpeg_exe()
-    except RuntimeError:  # the package is there but its binary is not
-        return None
-
-
-def engine_command(uri: str, extra: list[str] | None = None) -> list[str]:
-    """The argument list that starts an engine process (never a shell string)."""
-    base = [sys.executable] if is_frozen() else [sys.executable, "-m", "app"]
-    return [*base, "engine", "--uri", uri, *(extra or [])]
-
-
-def stop_child(proc: "subprocess.Popen", grace_s: float = 5.0) -> None:
-    """End a child process: ask (SIGTERM), then insist (SIGKILL) after ``grace_s``."""
-    import subprocess
-
-    if proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(grace_s)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+from app.runtime import is_frozen
 
 
 def prepare_process() -> None:
@@ -119,10 +71,3 @@ def setup_logging(paths: Paths, verbose: bool = False, name: str = "kaytoo") -> 
     for noisy in ("numba", "matplotlib", "urllib3", "faster_whisper", "TTS", "httpx", "PIL"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     return log_file
-
-
-def freeze_support_main() -> None:
-    prepare_process()
-    from app.cli import main
-
-    sys.exit(main())

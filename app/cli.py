@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from pathlib import Path
 from typing import Callable
 
+from app.console import end_progress, progress_line, show
 from app.errors import NothingCouldServe, UserError
 
 log = logging.getLogger("kaytoo")
@@ -131,10 +131,6 @@ def _run(args: argparse.Namespace) -> int:
     return handler(args, paths, settings)
 
 
-def _print(args, data: dict, human: str) -> None:
-    print(json.dumps(data) if getattr(args, "json", False) else human)
-
-
 def _video(args, paths, settings) -> int:
     from app.video.cli import run_video
 
@@ -192,7 +188,7 @@ def _listen(args, paths, settings) -> int:
 
     audio = clip.load(args.audio, clip.STT_RATE)
     tr = _core(paths, settings).transcribe(audio.samples, args.language)
-    _print(args, tr.to_dict(), tr.text)
+    show(args, tr.to_dict(), tr.text)
     return 0
 
 
@@ -211,7 +207,7 @@ def _say(args, paths, settings) -> int:
             "first_audio_s": r.first_audio_s, "total_s": r.total_s, "audio_s": r.audio_s,
             "sample_rate": speech.rate, "rtf": r.rtf}
     falls = "".join(f"\n  skipped {f.tier}: {f.reason}" for f in r.fallbacks)
-    _print(args, data, f"{r.tier} spoke {r.audio_s:.2f} s of audio into {args.out} "
+    show(args, data, f"{r.tier} spoke {r.audio_s:.2f} s of audio into {args.out} "
                        f"(first audio after {r.first_audio_s:.2f} s, total {r.total_s:.2f} s){falls}")
     return 0
 
@@ -246,37 +242,37 @@ def _turn(args, paths, settings) -> int:
              f"voice:  {result.tier} -> {args.out}\n"
              f"timings: speech-to-text {t['stt_s']:.2f} s, first audio {t['first_audio_s']:.2f} s, "
              f"total {t['total_s']:.2f} s")
-    _print(args, data, human)
+    show(args, data, human)
     return 0
 
 
 def _voices(args, paths, settings) -> int:
-    from app.bootstrap import asset_dir
+    from app.runtime import asset_dir
     from app.voices.library import VoiceLibrary
 
     lib = VoiceLibrary(paths.voices, asset_dir() / "voices")
     if args.action == "list":
         voices = lib.list()
-        _print(args, {"voices": [v.to_dict() for v in voices]},
+        show(args, {"voices": [v.to_dict() for v in voices]},
                "\n".join(f"{v.name:20} {v.duration_s:5.1f} s  {v.language}  {v.created}"
                          + ("  (bundled)" if v.bundled else "") for v in voices))
     elif args.action == "add":
         v = lib.add(args.name, args.audio, language=args.language)
         warn = "".join(f"\n  note: {w}" for w in v.warnings)
-        _print(args, v.to_dict(), f"added voice '{v.name}' ({v.duration_s:.1f} s){warn}")
+        show(args, v.to_dict(), f"added voice '{v.name}' ({v.duration_s:.1f} s){warn}")
     elif args.action == "remove":
         token = lib.remove(args.name)
-        _print(args, {"removed": args.name, "undo": token}, f"removed voice '{args.name}'")
+        show(args, {"removed": args.name, "undo": token}, f"removed voice '{args.name}'")
     elif args.action == "rename":
         v = lib.rename(args.old, args.new)
-        _print(args, v.to_dict(), f"renamed '{args.old}' to '{v.name}'")
+        show(args, v.to_dict(), f"renamed '{args.old}' to '{v.name}'")
     elif args.action == "export":
         _check_out(args.zip)
         out = lib.export(args.name, args.zip)
-        _print(args, {"exported": args.name, "zip": str(out)}, f"exported '{args.name}' to {out}")
+        show(args, {"exported": args.name, "zip": str(out)}, f"exported '{args.name}' to {out}")
     elif args.action == "import":
         v = lib.import_zip(args.zip)
-        _print(args, v.to_dict(), f"imported voice '{v.name}'")
+        show(args, v.to_dict(), f"imported voice '{v.name}'")
     return 0
 
 
@@ -286,14 +282,14 @@ def _models(args, paths, settings) -> int:
     store = ModelStore(paths.models)
     if args.action == "list":
         infos = store.known()
-        _print(args, {"models": [_asdict(i) for i in infos]},
+        show(args, {"models": [_asdict(i) for i in infos]},
                "\n".join(f"{i.name:18} {i.kind:4} {i.size_bytes / 1e6:8.0f} MB  "
                          f"{'bundled' if i.bundled else 'installed' if i.installed else 'not installed':13} "
                          f"{i.licence}" for i in infos))
         return 0
     if args.action == "remove":
         store.remove(args.name)
-        _print(args, {"removed": args.name}, f"removed model {args.name}")
+        show(args, {"removed": args.name}, f"removed model {args.name}")
         return 0
     spec = store.spec(args.name)
     if spec.needs_consent:
@@ -314,15 +310,14 @@ def _models(args, paths, settings) -> int:
         if args.json or percent == shown:  # one update per percent: a log file stays readable
             return
         shown = percent
-        print(f"\r{args.name}: {percent:3d}% ({done / 1e6:.1f} of {total / 1e6:.1f} MB)", end="",
-              file=sys.stderr, flush=True)
+        progress_line(f"{args.name}: {percent:3d}% ({done / 1e6:.1f} of {total / 1e6:.1f} MB)")
 
     try:
         path = store.download(spec.name, progress, accept_licence=args.accept_licence)
     finally:
         if shown >= 0:  # end the progress line, also before an error message
-            print(file=sys.stderr)
-    _print(args, {"model": spec.name, "path": str(path)}, f"{spec.name} installed in {path}")
+            end_progress()
+    show(args, {"model": spec.name, "path": str(path)}, f"{spec.name} installed in {path}")
     return 0
 
 

@@ -11,7 +11,7 @@ package name or by a path next to a module's ``__file__``; those are listed here
 - ``piper/espeak-ng-data/**``: the phoneme data Piper's espeak bridge reads;
 - ``faster_whisper/assets/*.onnx``: Silero VAD;
 - ``imageio_ffmpeg/binaries/*``: the static ffmpeg (clip decoding and video optimisation);
-- ``assets/**`` of the repository, which ``app.bootstrap.asset_dir`` expects under ``sys._MEIPASS``.
+- ``assets/**`` of the repository, which ``app.runtime.asset_dir`` expects under ``sys._MEIPASS``.
 """
 from __future__ import annotations
 
@@ -91,7 +91,7 @@ def package_datas(import_name: str, patterns: tuple[str, ...]) -> list[tuple[str
 
 
 def asset_datas(repo: Path) -> list[tuple[str, str]]:
-    """The repository's assets/ tree, placed as ``assets/...`` (bootstrap.asset_dir)."""
+    """The repository's assets/ tree, placed as ``assets/...`` (runtime.asset_dir)."""
     assets = repo / "assets"
     return [(str(f), str(f.parent.relative_to(repo))) for f in sorted(assets.rglob("*")) if f.is_file()]
 

@@ -8,6 +8,7 @@ import pytest
 
 from app.audio import clip
 from app.engines.client import EngineClient
+from app.engines.protocol import from_pcm16
 from app.errors import UserError
 from tests.engine_proc import engine_cmd, write_settings
 
@@ -66,7 +67,7 @@ def test_plain_wyoming_synthesize_event(tmp_path):
             elif AudioStop.is_type(event.type):
                 break
         assert rate == 48000 and len(pcm) > 48000  # > 0.5 s of 16-bit audio
-        assert clip.rms_dbfs(clip.from_pcm16(pcm)) > -35
+        assert clip.rms_dbfs(from_pcm16(pcm)) > -35
     finally:
         proc.terminate()
         proc.wait(10)

@@ -73,7 +73,7 @@ def test_bundles_silero_vad_and_the_static_ffmpeg(placed):
 
 
 def test_bundles_every_asset(placed):
-    from app.bootstrap import asset_dir
+    from app.runtime import asset_dir
 
     files = [p for p in asset_dir().rglob("*") if p.is_file()]
     assert any(p.name == "reference.wav" for p in files)

@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 
 from app import paths as paths_mod
-from app.bootstrap import asset_dir
+from app.runtime import asset_dir
 from app.ui.voice_panel import VoicePanel
 from app.voices.library import VoiceLibrary
 

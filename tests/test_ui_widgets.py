@@ -8,7 +8,7 @@ from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QApplication, QLineEdit
 
 from app import paths as paths_mod
-from app.bootstrap import asset_dir
+from app.runtime import asset_dir
 from app.settings import Settings
 from app.ui.conversation import ConversationView, fallback_text, timings_text
 from app.ui.level_meter import LevelMeter

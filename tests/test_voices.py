@@ -15,7 +15,7 @@ import pytest
 import soundfile as sf
 
 from app import paths
-from app.bootstrap import asset_dir
+from app.runtime import asset_dir
 from app.errors import UserError
 from app.voices import validate
 from app.voices.library import VoiceLibrary, slugify

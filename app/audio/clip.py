@@ -61,7 +61,7 @@ def _read_soundfile(path: Path) -> Clip | None:
 def _read_ffmpeg(path: Path, rate: int = 48000) -> Clip | None:
     import subprocess
 
-    from app.bootstrap import find_ffmpeg
+    from app.runtime import find_ffmpeg
 
     ffmpeg = find_ffmpeg()  # PATH, else the bundled static one
     if not ffmpeg:
@@ -107,14 +107,6 @@ class StreamResampler:
         if self._stream is None:
             return samples
         return self._stream.resample_chunk(samples, last=last)
-
-
-def to_pcm16(samples: np.ndarray) -> bytes:
-    return (np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
-
-
-def from_pcm16(data: bytes) -> np.ndarray:
-    return np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
 
 
 def write_wav(path: Path, samples: np.ndarray, rate: int) -> None:

@@ -13,12 +13,11 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from app.audio.clip import STT_RATE, from_pcm16, to_pcm16
-from app.engines.tts.chain import SpeechReport
-from app.errors import NothingCouldServe, UserError
-
-REPORT_EVENT = "kaytoo-speech-report"
-CANCEL_EVENT = "kaytoo-cancel"
+from app.audio.clip import STT_RATE
+from app.engines.protocol import (CANCEL_EVENT, CONTEXT_KEY, REPORT_EVENT, TIER_KEY, SpeechReport,
+                                  Transcript, error_from_code, from_pcm16, pcm_chunks, to_pcm16)
+from app.errors import UserError
+from app.runtime import stop_child
 
 
 class EngineGone(ConnectionError):
@@ -73,11 +72,7 @@ class EngineClient:
         if self._sock is not None:
             self._sock.close()
         if self._proc is not None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
+            stop_child(self._proc)
         self._sock = self._reader = self._writer = self._proc = None
 
     def __enter__(self) -> "EngineClient":
@@ -111,11 +106,7 @@ class EngineClient:
             raise EngineGone("The engine closed the connection.")
         if Error.is_type(event.type):
             err = Error.from_event(event)
-            if err.code == "invalid_input":
-                raise UserError(err.text)
-            if err.code == "nothing_could_serve":
-                raise NothingCouldServe(err.text)
-            raise RuntimeError(err.text)
+            raise error_from_code(err.code, err.text)
         return event
 
     # -- requests --------------------------------------------------------------------------
@@ -128,27 +119,25 @@ class EngineClient:
             if Info.is_type(event.type):
                 return event.data
 
-    def transcribe(self, samples16k: np.ndarray, language: str | None = None):
-        from wyoming.asr import Transcribe, Transcript
+    def transcribe(self, samples16k: np.ndarray, language: str | None = None) -> Transcript:
+        from wyoming.asr import Transcribe
+        from wyoming.asr import Transcript as WyTranscript
         from wyoming.audio import AudioChunk, AudioStart, AudioStop
-
-        from app.engines.stt.whisper import Transcript as Result
 
         fmt = dict(rate=STT_RATE, width=2, channels=1)
         self._send(Transcribe(language=language).event())
         self._send(AudioStart(**fmt).event())
-        pcm = to_pcm16(samples16k)
-        for i in range(0, len(pcm), 8192):
-            self._send(AudioChunk(audio=pcm[i:i + 8192], **fmt).event())
+        for piece in pcm_chunks(to_pcm16(samples16k), 4096):
+            self._send(AudioChunk(audio=piece, **fmt).event())
         self._send(AudioStop().event())
         while True:
             event = self._recv()
-            if Transcript.is_type(event.type):
-                tr = Transcript.from_event(event)
-                extra = (tr.context or {}).get("kaytoo", {})
-                return Result(text=tr.text, language=tr.language or extra.get("language", ""),
-                              seconds_audio=extra.get("seconds_audio", len(samples16k) / STT_RATE),
-                              stt_s=extra.get("stt_s", 0.0))
+            if WyTranscript.is_type(event.type):
+                tr = WyTranscript.from_event(event)
+                extra = (tr.context or {}).get(CONTEXT_KEY, {})
+                return Transcript.from_dict({
+                    "seconds_audio": len(samples16k) / STT_RATE, "stt_s": 0.0, **extra,
+                    "text": tr.text, "language": tr.language or extra.get("language", "")})
 
     def speak(self, sentences: str | Iterable[str], voice: str | None = None, tier: str = "auto",
               cancel: threading.Event | None = None) -> "RemoteSpeech":
@@ -173,7 +162,7 @@ class RemoteSpeech:
         from wyoming.tts import SynthesizeStart, SynthesizeStopped, SynthesizeVoice
 
         start = SynthesizeStart(voice=SynthesizeVoice(name=self.voice) if self.voice else None).event()
-        start.data["kaytoo_tier"] = self.tier
+        start.data[TIER_KEY] = self.tier
         self.client._send(start)
         done = threading.Event()
         feeder = threading.Thread(target=self._feed, args=(done,), daemon=True)

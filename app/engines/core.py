@@ -45,7 +45,7 @@ def make_backend(name: str, paths: Paths, settings: Settings) -> TtsBackend:
 class EngineCore:
     def __init__(self, paths: Paths, settings: Settings,
                  backends: list[TtsBackend] | None = None):
-        from app.bootstrap import asset_dir
+        from app.runtime import asset_dir
         from app.voices.library import VoiceLibrary
 
         self.paths, self.settings = paths, settings

@@ -24,7 +24,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from pydantic import BaseModel
 
-from app.audio.clip import STT_RATE, StreamResampler, to_pcm16
+from app.audio.clip import STT_RATE, StreamResampler
+from app.engines.protocol import to_pcm16
 from app.engines.core import EngineCore, prepare_text
 from app.engines.server import speak_events
 from app.errors import NothingCouldServe, UserError
@@ -208,7 +209,7 @@ async def _with_wav_header(pcm: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
 
 async def _ffmpeg(pcm: AsyncIterator[bytes], fmt: str, speed: float) -> AsyncIterator[bytes]:
     """Encode (and change tempo) in one ffmpeg pipe, reading its output while feeding it."""
-    from app.bootstrap import find_ffmpeg
+    from app.runtime import find_ffmpeg
 
     exe = find_ffmpeg()
     if exe is None:

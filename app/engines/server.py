@@ -18,15 +18,13 @@ from urllib.parse import urlparse
 import numpy as np
 
 from app import __version__
-from app.audio.clip import STT_RATE, from_pcm16, to_pcm16
+from app.audio.clip import STT_RATE
 from app.engines.core import EngineCore, prepare_text
-from app.errors import NothingCouldServe, UserError
+from app.engines.protocol import (CANCEL_EVENT, CODE_INTERNAL, CONTEXT_KEY, REPORT_EVENT, TIER_KEY,
+                                  error_code, from_pcm16, pcm_chunks, to_pcm16)
+from app.errors import UserError
 
 log = logging.getLogger(__name__)
-
-REPORT_EVENT = "kaytoo-speech-report"
-CANCEL_EVENT = "kaytoo-cancel"
-SAMPLES_PER_CHUNK = 2048
 
 
 def check_uri(uri: str, allow_remote: bool) -> str:
@@ -125,7 +123,7 @@ class EngineHandler:
         elif SynthesizeStart.is_type(event.type):
             start = SynthesizeStart.from_event(event)
             self._streaming = True
-            self._begin_speech(write, start.voice, event.data.get("kaytoo_tier", "auto"), True)
+            self._begin_speech(write, start.voice, event.data.get(TIER_KEY, "auto"), True)
         elif SynthesizeChunk.is_type(event.type) and self._text is not None:
             await self._text.put(SynthesizeChunk.from_event(event).text)
         elif SynthesizeStop.is_type(event.type) and self._text is not None:
@@ -140,7 +138,7 @@ class EngineHandler:
             except UserError as e:
                 await write(_error(e))
                 return False
-            self._begin_speech(write, syn.voice, event.data.get("kaytoo_tier", "auto"), False)
+            self._begin_speech(write, syn.voice, event.data.get(TIER_KEY, "auto"), False)
             await self._text.put(syn.text)
             await self._text.put(None)
         elif event.type == CANCEL_EVENT:
@@ -158,7 +156,7 @@ class EngineHandler:
             await write(_error(e))
             return
         await write(Transcript(text=tr.text, language=tr.language,
-                               context={"kaytoo": tr.to_dict()}).event())
+                               context={CONTEXT_KEY: tr.to_dict()}).event())
 
     def _begin_speech(self, write, voice, tier: str, streaming: bool) -> None:
         self._cancel = threading.Event()
@@ -181,11 +179,8 @@ class EngineHandler:
                     if not started:
                         await write(AudioStart(rate=rate, width=2, channels=1).event())
                         started = True
-                    pcm = to_pcm16(value)
-                    step = SAMPLES_PER_CHUNK * 2
-                    for i in range(0, len(pcm), step):
-                        await write(AudioChunk(rate=rate, width=2, channels=1,
-                                               audio=pcm[i:i + step]).event())
+                    for piece in pcm_chunks(to_pcm16(value)):
+                        await write(AudioChunk(rate=rate, width=2, channels=1, audio=piece).event())
                 elif kind == "segment" and started and streaming:
                     await write(AudioStop().event())
                     started = False
@@ -256,12 +251,11 @@ async def speak_events(core: EngineCore, text: "asyncio.Queue[str | None]", voic
 def _error(e: Exception):
     from wyoming.error import Error
 
-    if isinstance(e, UserError):
-        return Error(text=str(e), code="invalid_input").event()
-    if isinstance(e, NothingCouldServe):
-        return Error(text=str(e), code="nothing_could_serve").event()
+    code = error_code(e)
+    if code != CODE_INTERNAL:
+        return Error(text=str(e), code=code).event()
     log.exception("engine error", exc_info=e)
-    return Error(text=f"The engine failed: {type(e).__name__}: {e}", code="internal").event()
+    return Error(text=f"The engine failed: {type(e).__name__}: {e}", code=code).event()
 
 
 def make_handler(core: EngineCore):

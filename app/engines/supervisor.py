@@ -12,7 +12,7 @@ import threading
 import time
 from typing import Callable
 
-from app.bootstrap import engine_command, stop_child
+from app.runtime import engine_command, stop_child
 from app.engines.client import EngineClient, EngineGone
 from app.paths import Paths
 

@@ -118,7 +118,7 @@ def assemble(paths, settings, mic_file: Path | None = None, probe_online: bool =
     """
     from PySide6.QtCore import QThread
 
-    from app.bootstrap import asset_dir
+    from app.runtime import asset_dir
     from app.engines.models import ModelStore
     from app.ui.controller import Controller
     from app.ui.jobs import Jobs

@@ -84,7 +84,7 @@ class Controller(QObject):
     @Slot()
     def start(self) -> None:
         from app.assistant import Assistant, Timers
-        from app.bootstrap import asset_dir
+        from app.runtime import asset_dir
         from app.ui.jobs import Jobs
         from app.voices.library import VoiceLibrary
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from app.console import end_progress, progress_line, show
 from app.video.optimize import CODECS
 
 
@@ -24,18 +25,17 @@ def add_video_parser(subparsers) -> None:
 
 
 def run_video(args, paths, settings) -> int:
-    from app.cli import _print
     from app.video.optimize import optimize
 
     def progress(fraction: float) -> None:
         if not args.json and sys.stderr.isatty():
-            print(f"\r{args.input.name}: {fraction * 100:5.1f} %", end="", file=sys.stderr, flush=True)
+            progress_line(f"{args.input.name}: {fraction * 100:5.1f} %")
 
     try:
         result = optimize(args.input, args.out, args.codec, args.hls, progress)
     finally:
         if not args.json and sys.stderr.isatty():
-            print(file=sys.stderr)
+            end_progress()
     data = result.to_dict()
     ratio = result.output_bytes / result.input_bytes if result.input_bytes else 0.0
     lines = [f"{result.main}: {_mb(result.input_bytes)} -> {_mb(result.output_bytes)} "
@@ -46,7 +46,7 @@ def run_video(args, paths, settings) -> int:
     if result.hls_master:
         names = ", ".join(r["name"] for r in result.renditions)
         lines.append(f"{result.hls_master}: HLS {result.hls_codec} {names}, {_mb(result.hls_bytes)}")
-    _print(args, data, "\n".join(lines))
+    show(args, data, "\n".join(lines))
     return 0
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Callable, Protocol
 
 from app import atomic
-from app.bootstrap import stop_child
+from app.runtime import stop_child
 from app.errors import UserError
 from app.video import hls as hls_mod
 
@@ -54,7 +54,7 @@ class Tools:
     @classmethod
     def find(cls) -> "Tools":
         """ffmpeg on PATH (with its ffprobe), else the static build inside imageio-ffmpeg."""
-        from app.bootstrap import find_ffmpeg
+        from app.runtime import find_ffmpeg
 
         ffmpeg = find_ffmpeg()
         if ffmpeg is None:

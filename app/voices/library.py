@@ -59,7 +59,7 @@ TOKEN_RE = re.compile(r"(?P<slug>[a-z0-9][a-z0-9-]*)-(?P<time>\d{8}T\d{12})")
 
 def bundled_voices_dir() -> Path:
     """Where the bundled voices are: assets/voices in the repo or inside the frozen app."""
-    from app.bootstrap import asset_dir
+    from app.runtime import asset_dir
 
     return asset_dir() / "voices"
 

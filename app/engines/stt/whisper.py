@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from app.engines.protocol import Transcript
 from app.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -27,17 +28,6 @@ SILENCE_PEAK = 10 ** (-70 / 20)   # a clip whose loudest sample is under -70 dBF
 # Whisper's repetition loops.
 WINDOW_SECONDS = 30.0
 LONG_FORM_TEMPERATURES = (0.0, 0.4, 0.8)
-
-
-@dataclass
-class Transcript:
-    text: str
-    language: str        # ISO code the text is in; "" when auto-detect had nothing to go on
-    seconds_audio: float
-    stt_s: float
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def resolve_device(device: str = "auto", compute_type: str = "auto") -> tuple[str, str]:

@@ -14,19 +14,13 @@ from typing import ClassVar, Iterator
 
 import numpy as np
 
+from app.engines.protocol import VoiceRef
+
+__all__ = ["TierUnavailable", "TtsBackend", "VoiceRef"]
+
 
 class TierUnavailable(Exception):
     """This tier cannot serve now (no model, no consent, offline...). The message is the plain reason."""
-
-
-@dataclass(frozen=True)
-class VoiceRef:
-    """Who should speak. Cloning tiers use the reference clip; the others use their own voice."""
-
-    name: str
-    reference_wav: Path | None = None   # trimmed, mono, normalised reference (voices/<slug>/reference.wav)
-    latents_dir: Path | None = None     # where a cloning tier may cache speaker latents for this voice
-    language: str = "en"
 
 
 class TtsBackend(ABC):

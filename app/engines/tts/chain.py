@@ -22,7 +22,8 @@ from typing import Callable, Iterable, Iterator, Protocol, Sequence
 import numpy as np
 
 from app.audio.clip import StreamResampler
-from app.engines.tts.base import TierUnavailable, TtsBackend, VoiceRef
+from app.engines.protocol import Fallback, SpeechReport, VoiceRef
+from app.engines.tts.base import TierUnavailable, TtsBackend
 from app.errors import NothingCouldServe, UserError
 
 log = logging.getLogger(__name__)
@@ -30,40 +31,6 @@ log = logging.getLogger(__name__)
 
 class Effect(Protocol):
     def process(self, chunk: np.ndarray) -> np.ndarray: ...
-
-
-@dataclass
-class Fallback:
-    tier: str
-    reason: str
-
-
-@dataclass
-class SpeechReport:
-    tier: str | None = None                 # the tier that spoke first
-    tiers: list[str] = field(default_factory=list)      # every tier that spoke, in order
-    fallbacks: list[Fallback] = field(default_factory=list)
-    first_audio_s: float | None = None
-    total_s: float = 0.0
-    audio_s: float = 0.0
-    sample_rate: int = 48000
-    sentences: list[str] = field(default_factory=list)  # fully delivered sentences
-    cancelled: bool = False
-
-    @property
-    def rtf(self) -> float | None:
-        return round(self.total_s / self.audio_s, 3) if self.audio_s else None
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["rtf"] = self.rtf
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "SpeechReport":
-        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
-        known["fallbacks"] = [Fallback(**f) for f in known.get("fallbacks", [])]
-        return cls(**known)
 
 
 FORCED_LOAD_LIMIT_S = 300.0  # how long a tier asked for by name may take to load its model
