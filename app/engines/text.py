@@ -563,7 +563,7 @@ class SentenceStream:
         raw = self._raw
         cut = raw.rfind("\n") + 1                     # a line break always ends a sentence
         line = raw[cut:]
-        ends = [nxt for _, nxt in _cuts(line) if nxt < len(line)]
+        ends = [nxt for end, nxt in _cuts(line) if nxt < len(line) or _sure_end(line[:end])]
         if ends:
             cut += ends[-1]
         elif len(line) > self.max_chars:              # an endless sentence: cut at a pause
@@ -588,8 +588,31 @@ class SentenceStream:
         if self._held is not None and (last or len(self._held) >= self.min_chars):
             out.append(self._held)
             self._held = None
+        if out and not self._said:
+            out[:1] = _first_clause(out[0], self.min_chars)
         self._said = self._said or bool(out)
         return out
+
+
+def _sure_end(text: str) -> bool:
+    """A sentence end followed only by a space so far: final unless the next word could still
+    continue it ("approx. five", "No. 5", "Well... maybe")."""
+    if text.endswith(("..", "…")):
+        return False
+    word = re.search(r"([\w'-]*)\W*$", text).group(1).lower()
+    return word not in _SOFT and word not in _BEFORE_NUMBER
+
+
+def _first_clause(sentence: str, min_chars: int) -> list[str]:
+    """The reply's first sentence in two at a comma when both halves are long enough: the first
+    audio then waits for the clause, not the sentence, and the comma is a pause anyway."""
+    if len(sentence) < 3 * min_chars:
+        return [sentence]
+    for m in re.finditer(r"[,;:](?=\s)", sentence):
+        head, tail = sentence[:m.end()].strip(), sentence[m.end():].strip()
+        if len(head) >= min_chars and len(tail) >= min_chars:
+            return [head[:-1] + ",", tail]
+    return [sentence]
 
 
 def sentences(pieces: "Iterable[str]", lang: str = "en") -> Iterator[str]:
