@@ -49,4 +49,6 @@ def ort_session_options():
     opts.inter_op_num_threads = 1
     opts.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    # The arena keeps the peak of every concurrent run forever; without it memory is given back.
+    opts.enable_cpu_mem_arena = False
     return opts

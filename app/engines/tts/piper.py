@@ -38,6 +38,9 @@ class PiperBackend(TtsBackend):
         self._voice = None
         self._rate = 22050
         self._lock = threading.Lock()
+        # One synthesis at a time: concurrent runs only share the same cores, and each one holds
+        # its own working memory, so many clients would grow the engine without limit.
+        self._run = threading.Lock()
 
     @property
     def voice_onnx(self) -> Path | None:
@@ -84,7 +87,8 @@ class PiperBackend(TtsBackend):
         config = SynthesisConfig(length_scale=self._voice.config.length_scale / speed, volume=HEADROOM)
         chunks = iter(self._voice.synthesize(sentence, syn_config=config))
         while cancel is None or not cancel.is_set():
-            chunk = next(chunks, None)  # synthesizes the next sentence: the slow part
+            with self._run:
+                chunk = next(chunks, None)  # synthesizes the next sentence: the slow part
             if chunk is None or (cancel is not None and cancel.is_set()):
                 return
             yield chunk.audio_float_array.astype(np.float32, copy=False)
