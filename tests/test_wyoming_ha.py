@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import socket
 import subprocess
 
 import numpy as np
@@ -23,17 +22,11 @@ from wyoming.tts import (Synthesize, SynthesizeChunk, SynthesizeStart, Synthesiz
 
 from app.audio import clip
 from app.engines.protocol import from_pcm16, to_pcm16
-from tests.engine_proc import engine_cmd, write_settings
+from tests.engine_proc import engine_cmd, free_port, wait_listening, write_settings
 
 HA_INFO_TIMEOUT, HA_INFO_TRIES = 1.0, 4     # what HA allows `describe` before giving up
 TEXT = ("The weather today is sunny and warm. Tomorrow it will rain in the afternoon, so the "
         "roads may be wet. Remember to take an umbrella when you go out.")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_engine(home, monkeypatch, **settings) -> tuple[subprocess.Popen, int]:
@@ -48,18 +41,8 @@ def start_engine(home, monkeypatch, **settings) -> tuple[subprocess.Popen, int]:
         save(paths_mod.resolve().ensure().settings_file, s)
     port = free_port()
     proc = subprocess.Popen(engine_cmd(f"tcp://127.0.0.1:{port}"))
-    for _ in range(1200):  # up to 2 minutes on a loaded machine
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return proc, port
-        except OSError:
-            try:
-                proc.wait(0.1)  # doubles as the check that the engine did not die
-                pytest.fail(f"the engine exited with {proc.returncode}")
-            except subprocess.TimeoutExpired:
-                pass
-    proc.kill()
-    pytest.fail("the engine did not start listening")
+    wait_listening(proc, port)
+    return proc, port
 
 
 @pytest.fixture(scope="module")
