@@ -256,3 +256,19 @@ def test_oneshot_that_cannot_be_spoken_ends_the_request(engine, text, says):
     assert len(errors) == 1 and says in Error.from_event(errors[0]).text
     assert Error.from_event(errors[0]).code == "invalid_input"
     assert others[-1] is None  # the connection was closed: HA stops waiting
+
+
+def test_a_model_that_is_not_downloaded_is_not_installed(tmp_path, monkeypatch):
+    from app import paths as paths_mod
+    from app.engines.models import ModelStore
+
+    monkeypatch.setenv("KAYTOO_HOME", str(tmp_path / "home"))
+    if ModelStore(paths_mod.resolve().models).path_for("small") is not None:
+        pytest.skip("the small model is installed here")
+    proc, port = start_engine(tmp_path / "home", monkeypatch, model="small")
+    try:
+        info = run(ha_info(port))
+        assert info.asr[0].installed is False and info.asr[0].models[0].installed is False
+    finally:
+        proc.terminate()
+        proc.wait(30)
