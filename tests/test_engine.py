@@ -87,15 +87,15 @@ def test_refuses_non_loopback_without_allow_remote():
 
 
 def test_client_streams_text_and_the_engine_splits_it(engine):
-    """Pieces from a generator go out as raw text (kept apart by a space); the engine's one
-    splitter decides the sentences, whatever the piece sizes."""
+    """Pieces from a generator go out as text, each ending a line; the engine's one splitter
+    decides the sentences (a short one is joined to the next, as XTTS needs)."""
     def pieces():
+        yield "Yes."
         yield "The weather today is sunny and warm."
-        yield "Tomorrow it will"
-        yield " rain in the afternoon."
+        yield "Tomorrow it will rain in the afternoon."
 
     speech = engine.speak(pieces())
     audio = np.concatenate(list(speech))
     assert len(audio) / speech.rate > 2.0
-    assert speech.report.sentences == ["The weather today is sunny and warm.",
+    assert speech.report.sentences == ["Yes. The weather today is sunny and warm.",
                                        "Tomorrow it will rain in the afternoon."]

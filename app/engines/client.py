@@ -198,22 +198,18 @@ class RemoteSpeech:
             self.client.close()
 
     def _feed(self, done: threading.Event) -> None:
-        """Send the text as it is produced (the engine splits it into sentences), then watch for
-        a barge-in until the reply ends."""
+        """Send the text as it is produced (the engine's splitter decides the sentences), then
+        watch for a barge-in until the reply ends."""
         from wyoming.event import Event
         from wyoming.tts import SynthesizeChunk, SynthesizeStop
 
         try:
-            spaced = True
             for text in self.sentences:
                 if self.cancel.is_set() or done.is_set():
                     break
-                if not text:
-                    continue
-                if not spaced and not text[0].isspace():
-                    text = " " + text  # pieces are units (sentences, lines): keep them apart
-                spaced = text[-1].isspace()
-                self.client._send(SynthesizeChunk(text=text).event())
+                # Each piece is a unit (a sentence, a line): a line break says it is complete,
+                # so the engine need not wait for the next one to know where it ends.
+                self.client._send(SynthesizeChunk(text=text if text.endswith("\n") else text + "\n").event())
             self.client._send(SynthesizeStop().event())
             while not done.is_set():
                 if self.cancel.wait(0.05):

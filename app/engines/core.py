@@ -87,10 +87,11 @@ class EngineCore:
         return self.voices.get(name or self.settings.voice.active).ref()
 
     def speak(self, text: str | Iterable[str], voice: str | None = None, tier: str = "auto",
-              cancel: threading.Event | None = None) -> Speech:
+              cancel: threading.Event | None = None, raw: bool = False) -> Speech:
         """Start speaking. A string or list is checked now (bad text raises UserError before any
-        audio); any other iterable is raw text arriving in pieces (an LLM's tokens, a Wyoming
-        client's synthesize-chunks), cut into sentences by one SentenceStream as it comes."""
+        audio); any other iterable arrives piece by piece and is cut into sentences by one
+        SentenceStream as it comes: pieces are whole units (the assistant's sentences), or with
+        ``raw`` text cut anywhere (a Wyoming peer's synthesize-chunks, an LLM's tokens)."""
         from app.engines.text import sentences as split_stream
 
         ref = self.voice_ref(voice)
@@ -99,7 +100,7 @@ class EngineCore:
         if isinstance(text, (list, tuple)):
             prepared: Iterable[str] = prepare_text(text)
         else:
-            prepared = split_stream(text)
+            prepared = split_stream(text, units=not raw)
         return self.chain.speak(prepared, ref, tier, cancel)
 
     def stt_languages(self) -> list[str]:

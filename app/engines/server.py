@@ -223,7 +223,7 @@ async def speak_events(core: EngineCore, text: "asyncio.Queue[str | None]", voic
     def work() -> None:
         put = partial(loop.call_soon_threadsafe, out.put_nowait)
         try:
-            speech = core.speak(incoming(), voice, tier, cancel)
+            speech = core.speak(incoming(), voice, tier, cancel, raw=True)
             done = 0
             for chunk in speech:
                 if len(speech.report.sentences) != done:  # a sentence finished: new segment

@@ -525,15 +525,20 @@ class SentenceStream:
     """Text arriving in pieces of any size (an LLM's tokens, Home Assistant's synthesize-chunks,
     a whole reply at once) out as speakable sentences, each as soon as it is certainly complete.
 
-    The one splitter for everything the engine speaks: a sentence end counts once the character
-    after the following space has arrived (so "Dr. Smith" or "approx. five" are not cut early);
-    each complete stretch is normalised and split as ``prepare`` does; a short sentence waits to
-    be joined to the next one. ``feed`` raises UserError when the text grows over MAX_CHARS and
+    The one splitter for everything Kaytoo speaks: a sentence end counts once the space after it
+    has arrived and the word before it cannot continue ("Dr. Smith", "approx. five"); each
+    complete stretch is normalised and split as ``prepare`` does; a short sentence waits to be
+    joined to the next one. ``feed`` raises UserError when the text grows over MAX_CHARS and
     ``close`` when nothing speakable came.
+
+    ``speakable=False`` gives the same cuts on the text as written (no normalising, merging or
+    size limit): the assistant shows and records an LLM's reply sentence by sentence with it.
     """
 
-    def __init__(self, lang: str = "en", min_chars: int = 20, max_chars: int = 220):
+    def __init__(self, lang: str = "en", min_chars: int = 20, max_chars: int = 220,
+                 speakable: bool = True):
         self.lang, self.min_chars, self.max_chars = lang, min_chars, max_chars
+        self.speakable = speakable
         self._raw = ""
         self._total = 0
         self._held: str | None = None
@@ -544,7 +549,7 @@ class SentenceStream:
         if not isinstance(piece, str):
             raise UserError("The text to speak must be a string.")
         self._total += len(piece)
-        if self._total > MAX_CHARS:
+        if self._total > MAX_CHARS and self.speakable:
             raise UserError(f"The text is too long: over {MAX_CHARS:,} characters (it has "
                             f"{self._total:,} so far); send it in smaller requests.")
         self._raw += piece
@@ -554,7 +559,7 @@ class SentenceStream:
     def close(self) -> list[str]:
         rest, self._raw = self._raw, ""
         out = self._release(rest, last=True)
-        if not self._said:
+        if not self._said and self.speakable:
             raise UserError(UNSPEAKABLE_MESSAGE if self._blank is False else EMPTY_MESSAGE)
         return out
 
@@ -573,6 +578,11 @@ class SentenceStream:
         return done
 
     def _release(self, text: str, last: bool) -> list[str]:
+        if not self.speakable:
+            pieces = [part for line in text.split("\n") for p in _split_line(line.strip())
+                      for part in _split_long(p, self.max_chars)]
+            self._said = self._said or bool(pieces)
+            return pieces
         try:
             pieces = prepare(text, self.lang, self.min_chars, self.max_chars) if text.strip() else []
         except UserError:
@@ -615,9 +625,11 @@ def _first_clause(sentence: str, min_chars: int) -> list[str]:
     return [sentence]
 
 
-def sentences(pieces: "Iterable[str]", lang: str = "en") -> Iterator[str]:
-    """Sentences from a stream of text pieces, through one SentenceStream."""
+def sentences(pieces: "Iterable[str]", lang: str = "en", units: bool = False) -> Iterator[str]:
+    """Sentences from a stream of text pieces, through one SentenceStream. ``units``: each piece
+    is complete in itself (a sentence or a line from the assistant), so it ends a line and need
+    not wait for the next piece; otherwise pieces are raw text cut anywhere (an LLM's tokens)."""
     stream = SentenceStream(lang)
     for piece in pieces:
-        yield from stream.feed(piece)
+        yield from stream.feed(piece + "\n" if units and not piece.endswith("\n") else piece)
     yield from stream.close()
