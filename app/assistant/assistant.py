@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import logging
 import random
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable, Iterator

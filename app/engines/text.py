@@ -625,7 +625,7 @@ def _first_clause(sentence: str, min_chars: int) -> list[str]:
     return [sentence]
 
 
-def sentences(pieces: "Iterable[str]", lang: str = "en", units: bool = False) -> Iterator[str]:
+def sentences(pieces: Iterable[str], lang: str = "en", units: bool = False) -> Iterator[str]:
     """Sentences from a stream of text pieces, through one SentenceStream. ``units``: each piece
     is complete in itself (a sentence or a line from the assistant), so it ends a line and need
     not wait for the next piece; otherwise pieces are raw text cut anywhere (an LLM's tokens)."""
