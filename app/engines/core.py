@@ -19,6 +19,10 @@ from app.settings.model import Settings
 
 log = logging.getLogger(__name__)
 
+# Decoding choices the command bench chose (bench/results/stt.md): the prompt of command words
+# and voice names; the beam and n-best width.
+STT_PROMPT = True
+STT_NBEST = 5
 
 
 def make_backend(name: str, paths: Paths, settings: Settings) -> TtsBackend:
@@ -52,6 +56,8 @@ class EngineCore:
         self.voices = VoiceLibrary(paths.voices, asset_dir() / "voices")
         self._stt = None
         self._stt_lock = threading.Lock()
+        self._online: dict[str, str | None] = {}   # last answer of each online tier's check
+        self._probing: set[str] = set()
         tts = settings.tts
         self.chain = TtsChain(
             backends if backends is not None else [make_backend(n, paths, settings) for n in tts.tiers],
@@ -74,17 +80,57 @@ class EngineCore:
                 from app.engines.threads import cores
 
                 stt = WhisperStt(model_dir, compute_type=self.settings.stt.compute_type,
-                                 vad=self.settings.stt.vad, cpu_threads=cores())
+                                 vad=self.settings.stt.vad, nbest=STT_NBEST,
+                                 cpu_threads=cores())
                 stt.load()
                 self._stt = stt
             return self._stt
 
+    def stt_prompt(self) -> str:
+        """The decoder prompt: command words and the names of the voices in the library."""
+        from app.engines.stt.prompt import command_prompt
+
+        try:
+            names = [v.name for v in self.voices.list()]
+        except Exception as e:  # the library may be mid-change; hearing must go on
+            log.warning("voice names unavailable for the speech prompt: %s", e)
+            names = []
+        return command_prompt(names)
+
     def transcribe(self, samples16k: np.ndarray, language: str | None = None):
-        return self.stt().transcribe(samples16k, language or self.settings.stt.language)
+        language = language or self.settings.stt.language
+        return self.stt().transcribe(samples16k, language, prompt=self._prompt(language))
+
+    def transcriber(self, language: str | None = None):
+        """An IncrementalTranscriber for one utterance that is still arriving: ``feed(samples16k)``
+        as audio comes in (it decodes at pauses on a worker thread), ``finish()`` at release."""
+        from app.engines.stt.incremental import IncrementalTranscriber
+
+        language = language or self.settings.stt.language
+        return IncrementalTranscriber(self.stt(), language, prompt=self._prompt(language))
+
+    def _prompt(self, language: str | None) -> str | None:
+        """The prompt is English: only for English speech (an English-only model, or English
+        asked for); a multilingual model left to detect the language gets none."""
+        english = not self.stt().multilingual or (language or "").lower().startswith("en")
+        return self.stt_prompt() if STT_PROMPT and english else None
 
     # -- text to speech --------------------------------------------------------------------
     def voice_ref(self, name: str | None) -> VoiceRef:
         return self.voices.get(name or self.settings.voice.active).ref()
+
+    def prepare_voice(self, voice: str, tier: str = "xtts") -> str | None:
+        """Compute ``voice``'s per-voice state for ``tier`` (cloning latents) now. None when done,
+        else the plain reason the tier cannot serve."""
+        backend = self.chain.backends.get(tier)
+        if backend is None:
+            return f"the {tier} tier is not in use"
+        reason = backend.check()
+        if reason is not None:
+            return reason
+        backend.load()
+        backend.prepare(self.voice_ref(voice))
+        return None
 
     def speak(self, text: str | Iterable[str], voice: str | None = None, tier: str = "auto",
               cancel: threading.Event | None = None, raw: bool = False) -> Speech:
@@ -111,6 +157,28 @@ class EngineCore:
 
         return list(_LANGUAGE_CODES)
 
+    def tier_status(self) -> dict[str, str | None]:
+        """Per tier: why it cannot serve now, or None if it may. Never waits for the network:
+        an online tier reports its last check, and a fresh one runs in the background."""
+        out: dict[str, str | None] = {}
+        for name, backend in self.chain.backends.items():
+            failed = self.chain.recent_failure(name)
+            out[name] = failed or (self._online_status(name, backend) if backend.online
+                                   else backend.check())
+        return out
+
+    def _online_status(self, name: str, backend: TtsBackend) -> str | None:
+        def probe() -> None:
+            try:
+                self._online[name] = backend.check()
+            finally:
+                self._probing.discard(name)
+
+        if name not in self._probing:  # the backend caches its answer; this only refreshes it
+            self._probing.add(name)
+            threading.Thread(target=probe, name=f"probe-{name}", daemon=True).start()
+        return self._online.get(name, "not checked yet")
+
     def tts_installed(self) -> bool:
         """A tier that needs no network can serve (no online probe: this must answer at once)."""
         return any(b.check() is None for b in self.chain.backends.values() if not b.online)
@@ -121,11 +189,14 @@ class EngineCore:
         return self._stt is not None or ModelStore(self.paths.models).path_for(self.settings.stt.model) is not None
 
     def preload(self) -> threading.Thread:
-        """Load STT and the first tier that can serve, in the background."""
+        """Load STT and the first tier that can serve, in the background; then one throw-away
+        decode, so the first command does not pay the decoder's first-call cost (last: a turn
+        that starts meanwhile needs the voice loaded more than a warm decoder)."""
         def work() -> None:
             try:
-                self.stt()
+                stt = self.stt()
             except Exception as e:
+                stt = None
                 log.warning("speech model preload failed: %s", e)
             for name, backend in self.chain.backends.items():
                 if backend.check() is None:
@@ -135,6 +206,8 @@ class EngineCore:
                     except Exception as e:
                         log.warning("tier %s failed to load: %s", name, e)
                         self.chain.remember_failure(name, str(e))
+            if stt is not None:
+                stt.warm_up()
 
         t = threading.Thread(target=work, name="engine-preload", daemon=True)
         t.start()
