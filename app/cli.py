@@ -33,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("engine", help="run the speech engine as a Wyoming server")
     e.add_argument("--uri", required=True, help="stdio://, unix://PATH or tcp://HOST:PORT")
     e.add_argument("--allow-remote", action="store_true", help="allow a non-loopback TCP address")
+    e.add_argument("--http", metavar="HOST:PORT", help="also serve the OpenAI-style speech API")
+    e.add_argument("--api-key-file", metavar="F", help="every HTTP request must send this key")
 
     li = sub.add_parser("listen", help="transcribe an audio file")
     li.add_argument("audio", type=Path)
@@ -169,9 +171,25 @@ def _core(paths, settings):
 
 
 def _engine(args, paths, settings) -> int:
+    from app.engines.threads import configure_process
+
+    configure_process()  # before any inference library loads
     from app.engines import server
 
     uri = server.check_uri(args.uri, args.allow_remote)
+    http = None
+    if args.http:
+        from app.engines import http_api
+
+        host, _, port = args.http.rpartition(":")
+        if not host or not port.isdigit():
+            raise UserError(f"--http needs HOST:PORT, e.g. 127.0.0.1:8000; got '{args.http}'.")
+        host = host.strip("[]")
+        key = http_api.read_key(args.api_key_file)
+        http_api.check_http(host, int(port), args.allow_remote, key)
+        http = lambda: http_api.serve_http(core, host, int(port), key)  # noqa: E731
+    elif args.api_key_file:
+        raise UserError("--api-key-file only applies to --http.")
     protocol_out = None
     if uri.startswith("stdio"):
         # The protocol keeps a private copy of stdout; fd 1, where print() and native libraries
@@ -179,7 +197,8 @@ def _engine(args, paths, settings) -> int:
         sys.stdout.flush()
         protocol_out = os.fdopen(os.dup(1), "wb")
         os.dup2(2, 1)
-    server.run(_core(paths, settings), uri, protocol_out)
+    core = _core(paths, settings)
+    server.run(core, uri, protocol_out, http)
     return 0
 
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import logging
 import random
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -362,8 +361,12 @@ def _what(label: str) -> str:
 
 
 def split(text: str) -> list[str]:
-    """Our own lines into sentences (first letter upper-case, for lines that start with a value)."""
-    parts = re.split(r"(?<=[.!?])\s+(?=[A-Za-z0-9])", text.strip())
+    """Our own lines into sentences, cut by the engine's one splitter (first letter upper-case,
+    for lines that start with a value)."""
+    from app.engines.text import SentenceStream
+
+    stream = SentenceStream(min_chars=0, speakable=False)
+    parts = stream.feed(text.strip()) + stream.close()
     return [p[0].upper() + p[1:] for p in parts if p]
 
 

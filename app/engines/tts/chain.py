@@ -33,7 +33,8 @@ class Effect(Protocol):
     def process(self, chunk: np.ndarray) -> np.ndarray: ...
 
 
-FORCED_LOAD_LIMIT_S = 300.0  # how long a tier asked for by name may take to load its model
+FORCED_LOAD_LIMIT_S = 300.0
+LAST_TIER_SLACK_S = 30.0     # how far behind real time the last tier may fall before it is given up  # how long a tier asked for by name may take to load its model
 
 
 class _Abandon(Exception):
@@ -163,7 +164,8 @@ class Speech:
                             current = next(self._sentences, None)
                             if current is None:
                                 break
-                        yield from self._one_sentence(worker, name, current, tier_start, spoke)
+                        yield from self._one_sentence(worker, name, current, tier_start, spoke,
+                                                      last=name == self.order[-1])
                         spoke = True
                         report.sentences.append(current)
                         current = None
@@ -188,7 +190,7 @@ class Speech:
             report.audio_s = round(report.audio_s, 4)
 
     def _one_sentence(self, worker: _TierWorker, name: str, sentence: str, tier_start: float,
-                      spoke: bool) -> Iterator[np.ndarray]:
+                      spoke: bool, last: bool = False) -> Iterator[np.ndarray]:
         chain, report = self.chain, self.report
         worker.inbox.put(sentence)
         now = chain.clock()
@@ -200,7 +202,8 @@ class Speech:
             if self.cancel.is_set():
                 return
             waiting = not spoke and first
-            starve_at = self._play_end + chain.starve_slack_s
+            # The last tier is not left for being slow: late audio beats none (a busy server).
+            starve_at = self._play_end + (LAST_TIER_SLACK_S if last else chain.starve_slack_s)
             item = self._get(worker, (lambda: self._first_due(worker, name, tier_start))
                              if waiting else (lambda: starve_at))
             if item is None:

@@ -25,6 +25,7 @@ GTTS_RATE = 24000  # gTTS sends 24 kHz mono MP3
 
 class GttsBackend(TtsBackend):
     name = "gtts"
+    online = True
 
     def __init__(self, timeout_s: float = 3.0, lang: str = "en", *, tld: str = "com",
                  ttl_s: float = 30.0, probe_timeout_s: float = 1.0,
