@@ -13,7 +13,7 @@ from app import paths
 from app.assistant import history as hist
 from app.assistant.grammar import Grammar
 from app.assistant.history import Turn
-from app.assistant.intents import Intent, is_question, understand
+from app.assistant.intents import CHANGES, Intent, is_question, understand
 from app.assistant.numbers import count_words, duration_adjective, say_date, say_duration, say_time
 from app.assistant.persona import SYSTEM_PROMPT, Persona
 from app.assistant.timers import MAX_SECONDS, Timer, Timers
@@ -24,7 +24,6 @@ SPEED_STEP = 0.15
 VOLUME_STEP = 0.2
 # How sure a match must be (see intents.understand) for a change to be done without asking first.
 CONFIRM_BELOW = 0.5
-CHANGES = {"switch_voice", "speed", "volume", "timer_set", "reminder_set", "timer_cancel"}
 _USER_SENTENCES = object()   # default: <config folder>/sentences
 
 

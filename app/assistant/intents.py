@@ -26,6 +26,8 @@ FILLER = {"oh", "huh", "so", "and", "well"}
 LEADING = {"so", "okay", "ok", "alright", "and", "now", "right", "oh", "yo"}
 HALLUCINATIONS = {"you", "thanks for watching", "thank you for watching", "please subscribe",
                   "subscribe", "bye bye bye"}
+# Intents that change something: asked about on a weak guess, never guessed from part of a sentence.
+CHANGES = {"switch_voice", "speed", "volume", "timer_set", "reminder_set", "timer_cancel"}
 SOCIAL = {"greeting", "thanks", "how_are_you", "dismiss", "affirm", "deny"}
 QUESTION_WORDS = {"what", "what's", "whats", "who", "who's", "why", "how", "how's", "when",
                   "where", "where's", "which", "is", "are", "was", "were", "can", "could", "do",
@@ -77,6 +79,14 @@ def match(heard: str, voices: Iterable[str] = (), grammar: Grammar | None = None
     for fixed in grammar.corrections(text, voices):
         found = _match(fixed, voices, grammar)
         if found is not None:
+            found.certainty = min(found.certainty, CORRECTED)
+            return found
+    # A misheard wake word before a question ("they can do, what time is it"): the rest, when
+    # it asks something that changes nothing.
+    rest = _words(text)
+    for drop in range(1, min(3, len(rest) - 2) + 1):
+        found = grammar.match(" ".join(rest[drop:]), voices)
+        if found is not None and found.name not in CHANGES:
             found.certainty = min(found.certainty, CORRECTED)
             return found
     if level == 1:
