@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 SPEED_STEP = 0.15
 VOLUME_STEP = 0.2
 # How sure a match must be (see intents.understand) for a change to be done without asking first.
-CONFIRM_BELOW = 0.5
+CONFIRM_BELOW = 0.6   # on the command bench's real transcripts: no wrong change, ~4 % of turns asked
 _USER_SENTENCES = object()   # default: <config folder>/sentences
 
 
