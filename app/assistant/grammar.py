@@ -111,8 +111,8 @@ class Grammar:
         return " ".join((self._skip.sub(" ", text.lower()) if self._skip else text).split())
 
     def corrections(self, text: str, keep: Iterable[str] = ()) -> list[str]:
-        """``text`` with words the grammar does not know replaced by near ones it does ("thyme" →
-        "time", "quite" → "quiet" or "quieter"), nearest first; ``keep`` (voice names) and numbers
+        """``text`` with words the grammar does not know replaced by near ones it does ("tiger" →
+        "timer", "quite" → "quieter" or "quiet"), nearest first; ``keep`` (voice names) and numbers
         are left alone. At most ``MAX_VARIANTS``; [] when no word was replaced."""
         from rapidfuzz import fuzz, process
 

@@ -74,7 +74,7 @@ def match(heard: str, voices: Iterable[str] = (), grammar: Grammar | None = None
     found = _match(text, voices, grammar)
     if found is not None or level == 0:
         return found or Intent("unknown", {}, text)
-    # Misheard words ("what thyme is it"), then a word lost or added ("how are doing"): weaker
+    # Misheard words ("set a tiger"), then a word lost or added ("how are doing"): weaker
     # matches, which a change is asked about before it is done.
     for fixed in grammar.corrections(text, voices):
         found = _match(fixed, voices, grammar)
