@@ -81,14 +81,9 @@ def match(heard: str, voices: Iterable[str] = (), grammar: Grammar | None = None
         if found is not None:
             found.certainty = min(found.certainty, CORRECTED)
             return found
-    # A misheard wake word before a question ("they can do, what time is it"): the rest, when
-    # it asks something that changes nothing.
-    rest = _words(text)
-    for drop in range(1, min(3, len(rest) - 2) + 1):
-        found = grammar.match(" ".join(rest[drop:]), voices)
-        if found is not None and found.name not in CHANGES:
-            found.certainty = min(found.certainty, CORRECTED)
-            return found
+    found = _inside(_words(text), voices, grammar)
+    if found is not None:
+        return found
     if level == 1:
         return Intent("unknown", {}, text)
     bare = " ".join(w for w in _words(text) if w not in FILLER)
@@ -97,6 +92,26 @@ def match(heard: str, voices: Iterable[str] = (), grammar: Grammar | None = None
         found.certainty = min(found.certainty, NEAREST)
         return found
     return Intent("unknown", {}, text)
+
+
+def _inside(words: list[str], voices: list[str], grammar: Grammar) -> Intent | None:
+    """A command inside misheard words: after a misheard wake word ("they can do, what time is
+    it"), or, for a change, with up to three words of noise either side ("can you send a timer
+    for two minutes"), fewest words dropped first. A change found so is always asked about."""
+    n = len(words)
+    for dropped in range(1, min(6, n - 1) + 1):
+        for lead in range(min(3, dropped), -1, -1):
+            if dropped - lead > 3:
+                break
+            found = grammar.match(" ".join(words[lead:n - (dropped - lead)]), voices)
+            if found is None or found.name == "switch_voice" or (
+                    found.name not in CHANGES and dropped != lead) or (
+                    found.name in CHANGES and not found.slots):
+                continue
+            found.certainty = min(found.certainty,
+                                  NEAREST if found.name in CHANGES else CORRECTED)
+            return found
+    return None
 
 
 def _match(text: str, voices: list[str], grammar: Grammar) -> Intent | None:
