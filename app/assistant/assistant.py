@@ -15,7 +15,7 @@ from app.assistant.grammar import Grammar
 from app.assistant.history import Turn
 from app.assistant.intents import CHANGES, Intent, is_question, understand
 from app.assistant.numbers import count_words, duration_adjective, say_date, say_duration, say_time
-from app.assistant.persona import SYSTEM_PROMPT, Persona
+from app.assistant.persona import LINES, SYSTEM_PROMPT, Persona
 from app.assistant.timers import MAX_SECONDS, Timer, Timers
 
 log = logging.getLogger(__name__)
@@ -101,6 +101,9 @@ class Assistant:
 
     def _act(self, intent: Intent, heard: str, used: str, sure: float | None) -> Reply:
         handler = getattr(self, f"_{intent.name}", None)
+        if handler is None and intent.name not in LINES:   # a user's intent we cannot do
+            intent = Intent("unknown", {}, intent.text)
+            handler = self._unknown
         text, action = handler(intent) if handler else (self.persona.line(intent.name), Action())
         if intent.name == "unknown" and self._llm_on():
             reply = self._ask_llm(heard, text)
