@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+import time
 from pathlib import Path
 from typing import Callable
 
 from app.console import end_progress, progress_line, show
-from app.errors import NothingCouldServe, UserError
+from app.errors import NothingCouldServe, UserError, os_error_sentence
 
 log = logging.getLogger("kaytoo")
 
@@ -49,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", type=Path, required=True)
     t.add_argument("--voice")
     t.add_argument("--tier", default="auto", choices=["auto", "xtts", "piper", "gtts", "pyttsx3"])
+    t.add_argument("--realtime", action="store_true",
+                   help="feed the audio at real-time pace, as a held key would, hearing it meanwhile")
     t.add_argument("--json", action="store_true")
 
     v = sub.add_parser("voices", help="the voice library")
@@ -94,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    # A log file that cannot be written (a full disk) must not print "--- Logging error ---" blocks.
+    logging.raiseExceptions = False
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
@@ -108,6 +114,10 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     except KeyboardInterrupt:
         return 130
+    except OSError as e:  # a full disk, a read-only folder …: the user's problem to fix, one line
+        log.info("file operation failed", exc_info=True)
+        print(f"kaytoo: {os_error_sentence(e)}", file=sys.stderr)
+        return 2
     except Exception as e:  # a bug: log the traceback, show one line
         log.exception("unexpected error")
         print(f"kaytoo: internal error: {type(e).__name__}: {e} (details in the log)", file=sys.stderr)
@@ -115,10 +125,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from app import bootstrap, paths as paths_mod, settings as settings_mod
+    from app import bootstrap, leftovers, paths as paths_mod, settings as settings_mod
 
+    # onnxruntime (Piper, Silero VAD) would otherwise keep a device id and a telemetry queue in
+    # ~/.cache/Microsoft/DeveloperTools, outside Kaytoo's folders; the engine child inherits this.
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
     paths = paths_mod.resolve().ensure()
-    bootstrap.setup_logging(paths, args.verbose, "engine" if args.command == "engine" else "kaytoo")
+    lock = leftovers.hold_and_sweep(paths)  # held while the command runs: see app/leftovers.py
+    log_name = {"engine": "engine", "gui": "kaytoo-gui"}.get(args.command, "kaytoo")
+    bootstrap.setup_logging(paths, args.verbose, log_name)
     settings, warning = settings_mod.load(paths.settings_file)
     if warning:
         print(f"kaytoo: {warning}", file=sys.stderr)
@@ -126,7 +141,19 @@ def _run(args: argparse.Namespace) -> int:
     handler: Callable[..., int] = {
         "gui": _gui, "engine": _engine, "listen": _listen, "say": _say, "turn": _turn,
         "voices": _voices, "models": _models, "video": _video}[command]
-    return handler(args, paths, settings)
+    try:
+        if command == "gui":  # the window shows the warning too: it may have no terminal
+            return _gui(args, paths, settings, warning)
+        return handler(args, paths, settings)
+    finally:
+        if lock is not None:
+            lock.close()
+
+
+def _gui(args, paths, settings, warning: str | None = None) -> int:
+    from app.ui.app import run_gui
+
+    return run_gui(args, paths, settings, warning)
 
 
 def _video(args, paths, settings) -> int:
@@ -141,15 +168,7 @@ def _core(paths, settings):
     return EngineCore(paths, settings)
 
 
-def _gui(args, paths, settings) -> int:
-    from app.ui.app import run_gui
-
-    return run_gui(args)
-
-
 def _engine(args, paths, settings) -> int:
-    import os
-
     from app.engines import server
 
     uri = server.check_uri(args.uri, args.allow_remote)
@@ -198,33 +217,71 @@ def _turn(args, paths, settings) -> int:
 
     from app.assistant import Assistant
     from app.audio import clip
-    from app.turn import run_turn, settings_after
+    from app.session.turn import run_turn, settings_after
 
     _check_out(args.out)
     audio = clip.load(args.inp, clip.STT_RATE)
     core = _core(paths, settings)
-    core.preload()  # the voice loads while the question is transcribed
+    loading = core.preload()  # the voice loads while the question is transcribed
     assistant = Assistant(voices=lambda: [v.name for v in core.voices.list()],
                           settings=settings.assistant)
     chunks: list = []
-    result = run_turn(core, assistant, audio.samples, args.voice, chunks.append, tier=args.tier)
+    engine, release = core, None
+    if args.realtime:  # a warm engine hears the words while they arrive, as with a held key
+        from app.engines.stt.incremental import feed_in_real_time
+
+        loading.join()
+        engine = _HeardWhileHeld(core, core.transcriber())
+        release = feed_in_real_time(engine.hearing, audio.samples)
+    first: list[float] = []
+
+    def on_chunk(chunk) -> None:
+        if not first:
+            first.append(time.monotonic())
+        chunks.append(chunk)
+
+    result = run_turn(engine, assistant, audio.samples, args.voice, on_chunk, tier=args.tier)
+    loading.join()  # native threads still loading at interpreter exit abort the process
     clip.write_wav(args.out, np.concatenate(chunks) if chunks else np.zeros(0, np.float32),
                    result.sample_rate)
     changed = settings_after(result.action, settings)
     if changed is not None:  # "switch to the narrator voice" holds for the next command too
         from app.settings import save
 
-        save(paths.settings_file, changed)
-    t = result.timings
+        try:
+            save(paths.settings_file, changed)
+        except UserError as e:  # the reply is written: report it, and say what was not kept
+            print(f"kaytoo: {e}", file=sys.stderr)
+    full = result.to_dict()
+    t = {k: v for k, v in full["timings"].items() if v is not None}
+    if release is not None:  # from the moment the last sample was fed
+        t["release_to_transcript_s"] = round(engine.heard_at - release, 4)
+        t["release_to_first_audio_s"] = round(first[0] - release, 4) if first else None
     data = {"heard": result.heard, "intent": result.intent, "reply": result.reply,
-            "tier": result.tier, "fallbacks": result.fallbacks, "timings": t,
-            "action": result.action}
+            "tier": result.tier, "fallbacks": full["fallbacks"], "timings": t,
+            "action": full["action"]}
     human = (f"heard:  {result.heard!r}\nintent: {result.intent}\nreply:  {result.reply}\n"
              f"voice:  {result.tier} -> {args.out}\n"
              f"timings: speech-to-text {t['stt_s']:.2f} s, first audio {t['first_audio_s']:.2f} s, "
              f"total {t['total_s']:.2f} s")
     show(args, data, human)
     return 0
+
+
+class _HeardWhileHeld:
+    """The engine for a turn whose words were heard while they arrived: ``transcribe`` only
+    finishes the incremental transcription; speaking goes to the core."""
+
+    def __init__(self, core, hearing):
+        self.core, self.hearing, self.heard_at = core, hearing, 0.0
+
+    def transcribe(self, samples16k, language=None):
+        transcript = self.hearing.finish()
+        self.heard_at = time.monotonic()
+        return transcript
+
+    def speak(self, *args, **kwargs):
+        return self.core.speak(*args, **kwargs)
 
 
 def _voices(args, paths, settings) -> int:

@@ -55,16 +55,18 @@ def ask(mouth, mic, question: np.ndarray) -> np.ndarray:
 
 
 def streaming_turn(client, assistant, samples, player, tier) -> tuple[float, float, int]:
-    from app.turn import run_turn
+    from app.session.turn import run_turn
 
     player.new_reply()
     t_release = time.monotonic()
 
-    def on_event(kind, data):
-        if kind == "reply_sentence":
+    class Events:
+        def heard(self, transcript) -> None: ...
+        def first_audio(self, seconds) -> None: ...
+        def reply_sentence(self, text) -> None:
             player.buffer.begin()
 
-    run_turn(client, assistant, samples, None, player.play, on_event=on_event, tier=tier)
+    run_turn(client, assistant, samples, None, player.play, events=Events(), tier=tier)
     player.end_of_reply()
     player.wait_done(60)
     return player.first_written - t_release, player.first_dac - t_release, player.underruns
@@ -83,9 +85,16 @@ def whole_turn(client, assistant, samples, player, tier) -> tuple[float, float, 
 
 
 def main() -> int:
-    from tests.pulse import ensure_pulse
+    from tests.pulse import start_pulse
 
-    ensure_pulse()
+    pulse = start_pulse()
+    try:
+        return run()
+    finally:
+        pulse.stop()   # whatever the benchmark starts, it stops
+
+
+def run() -> int:
     from app import paths as paths_mod
     from app.assistant import Assistant
     from app.audio.capture import Recorder

@@ -1,6 +1,12 @@
 """STT latency for a 3 s spoken command: int8 vs float32, tiny.en (bundled) and base (if installed).
 
     .venv/bin/python bench/bench_stt.py [--runs 7] [--out bench/results/stt.md]
+    .venv/bin/python bench/bench_stt.py --decoding [--runs 7]    # greedy vs beam / n-best / prompt
+    .venv/bin/python bench/bench_stt.py --hold [--runs 3]        # push-to-talk: release → reply
+
+``--hold`` (bench/commands/hold.py) feeds 2-4 s commands at real-time pace as a held key would and
+measures release → transcript and release → first reply sound (Piper), hearing during the hold
+against today's release-then-decode, interleaved in the same run.
 
 Speech is rendered by espeak-ng. Reports medians: load time, transcription time, real-time factor
 (transcription time / audio length), and each figure's ratio to the float32 baseline measured in
@@ -94,7 +100,17 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "stt.md")
+    ap.add_argument("--hold", action="store_true", help="push-to-talk release timings")
+    ap.add_argument("--decoding", action="store_true", help="decoder options on a 3 s command")
     args = ap.parse_args()
+    if args.hold:
+        from bench.commands.hold import run_hold
+
+        return run_hold(args.runs)
+    if args.decoding:
+        from bench.commands.hold import run_decoding
+
+        return run_decoding(args.runs)
     if not shutil.which("espeak-ng"):
         print("espeak-ng is needed to render the command", file=sys.stderr)
         return 2

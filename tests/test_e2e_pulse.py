@@ -50,9 +50,9 @@ def test_held_key_question_is_answered_out_loud(qtbot, pulse, speak):
     ear.open()
     try:
         wait_ready(qtbot, log)
-        qtbot.waitUntil(lambda: bool(ui.controller.recorder and ui.controller.recorder.is_open),
+        qtbot.waitUntil(lambda: bool(ui.controller.session.audio.recorder and ui.controller.session.audio.recorder.is_open),
                         timeout=10000)
-        assert ui.controller.recorder.wait_flowing(10), "the app's microphone delivers audio"
+        assert ui.controller.session.audio.recorder.wait_flowing(10), "the app's microphone delivers audio"
         assert ear.wait_flowing(10)
 
         key(ui.window, QEvent.Type.KeyPress)                  # hold Space…

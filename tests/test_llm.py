@@ -289,7 +289,7 @@ def test_a_spoken_question_is_answered_aloud_while_the_llm_is_still_writing(llm_
     from app.audio import clip
     from app.engines.core import EngineCore
     from app.settings import Settings
-    from app.turn import run_turn
+    from app.session.turn import run_turn
 
     core = EngineCore(paths_mod.resolve().ensure(), Settings())
     question = clip.load(speak(QUESTION), clip.STT_RATE).samples

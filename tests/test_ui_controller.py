@@ -12,6 +12,7 @@ from PySide6.QtCore import QEvent, QObject, Qt, Slot
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QApplication
 
+from app.settings.merge import changes
 from tests.ui_harness import build, wait_ready
 
 
@@ -69,7 +70,7 @@ def test_barge_in_cuts_the_answer_silences_it_and_listens(qtbot, pulse, speak):
         qtbot.waitUntil(lambda: bool(log.done and log.states[-1] == "listening"), timeout=30000)
         cut = log.done[-1]
         assert cut["cut"] is True and cut["played_fraction"] < 1.0
-        player = ui.controller.player
+        player = ui.controller.session.audio.player
         assert player.buffer.done and player.buffer.buffered_s == 0
         card = ui.window.conversation.current
         assert "cut off" in card.reply.text()
@@ -94,7 +95,7 @@ def test_engine_crash_shows_restarting_and_the_next_turn_works(qtbot, question):
     ui, log = build(qtbot, question)
     try:
         wait_ready(qtbot, log)
-        proc = ui.controller.engine.proc
+        proc = ui.controller.session.link.engine.proc
         os.kill(proc.pid, signal.SIGKILL)
         qtbot.waitUntil(lambda: bool("restarting" in log.engine), timeout=20000)
         assert ui.window.isVisible()
@@ -109,7 +110,7 @@ def test_a_crash_during_a_turn_fails_that_turn_only(qtbot, question):
     ui, log = build(qtbot, question)
     try:
         wait_ready(qtbot, log)
-        proc = ui.controller.engine.proc
+        proc = ui.controller.session.link.engine.proc
         hold_key(ui.window, QEvent.Type.KeyPress)
         qtbot.waitUntil(lambda: bool(log.states[-1] == "listening"), timeout=5000)
         hold_key(ui.window, QEvent.Type.KeyRelease)
@@ -135,10 +136,11 @@ def test_settings_apply_live_and_restart_the_engine_only_when_needed(qtbot, ques
     try:
         wait_ready(qtbot, log)
         starts = log.engine.count("starting")
-        s = ui.controller.settings.model_copy(deep=True)
+        base = ui.controller.settings.model_copy(deep=True)
+        s = base.model_copy(deep=True)
         s.ui.theme = "dark"
         s.ui.ptt_key = "F9"
-        ui.window.settings_applied.emit(s)
+        ui.window.settings_applied.emit(changes(base, s))
         qtbot.waitUntil(lambda: bool(log.settings), timeout=5000)
         assert ui.window.settings.ui.theme == "dark" and ui.window.ptt_key == Qt.Key.Key_F9.value
         assert QApplication.instance().palette().window().color().lightness() < 128
@@ -146,7 +148,7 @@ def test_settings_apply_live_and_restart_the_engine_only_when_needed(qtbot, ques
 
         s2 = log.settings[-1].model_copy(deep=True)
         s2.tts.speed = 1.3
-        ui.window.settings_applied.emit(s2)
+        ui.window.settings_applied.emit(changes(log.settings[-1], s2))
         qtbot.waitUntil(lambda: bool(log.engine.count("starting") == starts + 1), timeout=20000)
         wait_ready(qtbot, log)
         from app import paths as paths_mod
@@ -194,7 +196,7 @@ def test_a_timer_set_by_voice_speaks_when_due(qtbot, pulse, speak):
 
 
 def test_voice_previews_play_the_reference_and_speak_a_sample(qtbot, pulse, question):
-    from app.ui.controller import SAMPLE_SENTENCE
+    from app.session.session import SAMPLE_SENTENCE
 
     ui, log = build(qtbot, question)
     try:
@@ -205,7 +207,7 @@ def test_voice_previews_play_the_reference_and_speak_a_sample(qtbot, pulse, ques
         panel.buttons["play_ref"].click()
         qtbot.waitUntil(lambda: bool(any("reference clip of 'Kaytoo'" in m for m in log.messages)),
                         timeout=10000)
-        assert ui.controller.player.wait_first_sample(10)     # it reached the speaker
+        assert ui.controller.session.audio.player.wait_first_sample(10)     # it reached the speaker
         panel.buttons["play_sample"].click()
         qtbot.waitUntil(lambda: bool(log.said), timeout=60000)
         assert log.said[0][0] == SAMPLE_SENTENCE and log.said[0][1]
@@ -247,7 +249,8 @@ def test_a_new_voice_is_prepared_for_cloning_in_the_background(qtbot, tiny_dir, 
                      "the field to do it all over again.", "narrator-long")
         job = ui.window.voice_panel.add_file("Narrator", clip)
         assert job.done.wait(60)
-        qtbot.waitUntil(lambda: any("ready for cloning" in m for m in log.messages), timeout=180000)
+        qtbot.waitUntil(lambda: any("ready for cloning" in m or "in advance" in m for m in log.messages), timeout=180000)
+        assert any("ready for cloning" in m for m in log.messages), log.messages
         assert any(0 < f < 1 and "Narrator" in t for t, f in progress.steps), progress.steps
         assert progress.steps[-1] == ("", 1.0)
         narrator = paths.voices / "narrator"

@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from app.errors import UserError
-from app.ui.global_hotkey import GlobalHotkey, available
+from app.session.global_key import GlobalHotkey, available
 
 
 class Keyboard:

@@ -211,7 +211,7 @@ def test_window_shows_controller_reports(window):
 def test_online_probe_is_a_real_connection_attempt():
     import socket
 
-    from app.ui.online import is_online
+    from app.net import is_online
 
     with socket.socket() as listening:
         listening.bind(("127.0.0.1", 0))

@@ -64,14 +64,16 @@ class Log(QObject):
         self.settings.append(s)
 
 
-def build(qtbot, mic_file: Path | None = None, settings: Settings | None = None):
+def build(qtbot, mic_file: Path | None = None, settings: Settings | None = None,
+          **session_options):
     """(ui, log) with the controller started; the caller closes ``ui``."""
-    from app.ui.app import assemble
+    from app.ui.app import assemble, voice_library
 
     paths = paths_mod.resolve().ensure()
     settings = settings or Settings()
     save(paths.settings_file, settings)   # the engine process reads the same file
-    ui = assemble(paths, settings, mic_file, probe_online=False)
+    ui = assemble(paths, settings, voice_library(paths), mic_file, probe_online=False,
+                  **session_options)
     qtbot.addWidget(ui.window)
     log = Log(ui.controller)
     ui.window.show()

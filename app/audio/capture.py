@@ -69,6 +69,7 @@ class Recorder:
         self._native: list[np.ndarray] = []
         self._frames = 0
         self._resampler: StreamResampler | None = None
+        self._on_audio: Callable[[np.ndarray], None] | None = None
 
     # -- the stream ---------------------------------------------------------------------------
     @property
@@ -122,9 +123,11 @@ class Recorder:
         self._recording = False
 
     # -- utterances -----------------------------------------------------------------------------
-    def begin(self) -> None:
-        """Start keeping audio (with the pre-roll) for one utterance."""
+    def begin(self, on_audio: Callable[[np.ndarray], None] | None = None) -> None:
+        """Start keeping audio (with the pre-roll) for one utterance. ``on_audio`` also gets each
+        16 kHz block as it is kept (on the capture thread: it must not block)."""
         with self._lock:
+            self._on_audio = on_audio
             self._resampler = StreamResampler(self.rate, STT_RATE)
             self._parts, self._native, self._frames = [], [], 0
             held = list(self._preroll)
@@ -139,6 +142,7 @@ class Recorder:
         self._settle()
         with self._lock:
             self._recording = False
+            self._on_audio = None
             if self._resampler is not None:
                 self._parts.append(self._resampler.push(np.zeros(0, np.float32), last=True))
                 self._resampler = None
@@ -209,7 +213,13 @@ class Recorder:
         if self._frames >= self.max_seconds * self.rate:
             return
         self._frames += block.size
-        self._parts.append(self._resampler.push(block))
+        part = self._resampler.push(block)
+        self._parts.append(part)
+        if self._on_audio is not None and part.size:
+            try:
+                self._on_audio(part)
+            except Exception:  # a listener's bug must not stop the recording
+                log.exception("audio listener failed")
         if self.keep_native:
             self._native.append(block)
 

@@ -113,6 +113,17 @@ class Player:
             self._first.clear()
             self._done.clear()
 
+    def expect_more(self, total_s: float) -> None:
+        """Synthesis of the reply is under way and about ``total_s`` of it is coming: the jitter
+        buffer times the synthesis from now and sizes its lead on that length."""
+        self.buffer.begin()
+        self.buffer.expect(total_s)
+
+    def played_fraction(self) -> float:
+        """How much of what was queued for this reply has been played (0 when nothing was)."""
+        pushed = self.buffer.pushed_s
+        return self.buffer.played_s / pushed if pushed else 0.0
+
     def play(self, samples: np.ndarray) -> None:
         """Queue a chunk at ``self.rate``; playback starts when the jitter buffer has enough."""
         with self._lock:

@@ -14,7 +14,9 @@ from urllib.parse import urlparse
 import numpy as np
 
 from app.audio.clip import STT_RATE
-from app.engines.protocol import (CANCEL_EVENT, CONTEXT_KEY, REPORT_EVENT, TIER_KEY, SpeechReport,
+from app.engines.protocol import (CANCEL_EVENT, CONTEXT_KEY, REPORT_EVENT, TIER_KEY, TIERS_KEY,
+                                  PREPARE_EVENT, PREPARED_EVENT,
+                                  SpeechReport,
                                   Transcript, error_from_code, from_pcm16, pcm_chunks, to_pcm16)
 from app.errors import UserError
 from app.runtime import stop_child
@@ -119,31 +121,72 @@ class EngineClient:
             if Info.is_type(event.type):
                 return event.data
 
-    def transcribe(self, samples16k: np.ndarray, language: str | None = None) -> Transcript:
-        from wyoming.asr import Transcribe
-        from wyoming.asr import Transcript as WyTranscript
-        from wyoming.audio import AudioChunk, AudioStart, AudioStop
+    def tier_status(self) -> dict[str, str | None]:
+        """Each voice tier of the engine: None when it can serve, else the plain reason why not."""
+        return dict(self.info().get(TIERS_KEY, {}))
 
-        fmt = dict(rate=STT_RATE, width=2, channels=1)
-        self._send(Transcribe(language=language).event())
-        self._send(AudioStart(**fmt).event())
-        for piece in pcm_chunks(to_pcm16(samples16k), 4096):
-            self._send(AudioChunk(audio=piece, **fmt).event())
-        self._send(AudioStop().event())
+    def prepare_voice(self, voice: str) -> str | None:
+        """Have the engine compute ``voice``'s cloning state now (seconds on a CPU). None when it
+        is ready, else the plain reason the cloning tier cannot serve."""
+        from wyoming.event import Event
+
+        self._send(Event(type=PREPARE_EVENT, data={"voice": voice}))
         while True:
             event = self._recv()
-            if WyTranscript.is_type(event.type):
-                tr = WyTranscript.from_event(event)
-                extra = (tr.context or {}).get(CONTEXT_KEY, {})
-                return Transcript.from_dict({
-                    "seconds_audio": len(samples16k) / STT_RATE, "stt_s": 0.0, **extra,
-                    "text": tr.text, "language": tr.language or extra.get("language", "")})
+            if event.type == PREPARED_EVENT:
+                return event.data.get("reason")
+
+    def transcribe(self, samples16k: np.ndarray, language: str | None = None) -> Transcript:
+        hearing = self.transcriber(language)
+        hearing.feed(samples16k)
+        return hearing.finish()
+
+    def transcriber(self, language: str | None = None) -> "RemoteTranscriber":
+        """Like ``EngineCore.transcriber``: ``feed`` audio while the key is held (the engine hears
+        it as it arrives), ``finish()`` at release for the transcript."""
+        return RemoteTranscriber(self, language)
 
     def speak(self, sentences: str | Iterable[str], voice: str | None = None, tier: str = "auto",
               cancel: threading.Event | None = None) -> "RemoteSpeech":
         if isinstance(sentences, str):
             sentences = [sentences]
         return RemoteSpeech(self, sentences, voice, tier, cancel or threading.Event())
+
+
+class RemoteTranscriber:
+    """One utterance streamed to the engine: transcribe + audio-start now, an audio-chunk per
+    ``feed``, audio-stop and the transcript at ``finish``."""
+
+    FORMAT = dict(rate=STT_RATE, width=2, channels=1)
+
+    def __init__(self, client: EngineClient, language: str | None):
+        from wyoming.asr import Transcribe
+        from wyoming.audio import AudioStart
+
+        self.client, self.seconds = client, 0.0
+        client._send(Transcribe(language=language).event())
+        client._send(AudioStart(**self.FORMAT).event())
+
+    def feed(self, samples16k: np.ndarray) -> None:
+        from wyoming.audio import AudioChunk
+
+        self.seconds += len(samples16k) / STT_RATE
+        for piece in pcm_chunks(to_pcm16(samples16k), 4096):
+            self.client._send(AudioChunk(audio=piece, **self.FORMAT).event())
+
+    def finish(self) -> Transcript:
+        from wyoming.asr import Transcript as WyTranscript
+        from wyoming.audio import AudioStop
+
+        self.client._send(AudioStop().event())
+        while True:
+            event = self.client._recv()
+            if WyTranscript.is_type(event.type):
+                tr = WyTranscript.from_event(event)
+                extra = (tr.context or {}).get(CONTEXT_KEY, {})
+                return Transcript.from_dict({
+                    "seconds_audio": self.seconds, "stt_s": 0.0, **extra,
+                    "text": tr.text, "language": tr.language or extra.get("language", "")})
 
 
 class RemoteSpeech:

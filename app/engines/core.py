@@ -20,6 +20,10 @@ from app.settings.model import Settings
 log = logging.getLogger(__name__)
 
 MAX_TEXT_CHARS = 5000
+# Decoding choices the command bench chose (bench/results/stt.md): the prompt of command words
+# and voice names; the beam and n-best width.
+STT_PROMPT = True
+STT_NBEST = 5
 
 
 def make_backend(name: str, paths: Paths, settings: Settings) -> TtsBackend:
@@ -73,17 +77,56 @@ class EngineCore:
                     raise UserError(f"The speech model '{name}' is not installed; download it "
                                     f"first (kaytoo models download {name}).")
                 stt = WhisperStt(model_dir, compute_type=self.settings.stt.compute_type,
-                                 vad=self.settings.stt.vad)
+                                 vad=self.settings.stt.vad, nbest=STT_NBEST)
                 stt.load()
                 self._stt = stt
             return self._stt
 
+    def stt_prompt(self) -> str:
+        """The decoder prompt: command words and the names of the voices in the library."""
+        from app.engines.stt.prompt import command_prompt
+
+        try:
+            names = [v.name for v in self.voices.list()]
+        except Exception as e:  # the library may be mid-change; hearing must go on
+            log.warning("voice names unavailable for the speech prompt: %s", e)
+            names = []
+        return command_prompt(names)
+
     def transcribe(self, samples16k: np.ndarray, language: str | None = None):
-        return self.stt().transcribe(samples16k, language or self.settings.stt.language)
+        language = language or self.settings.stt.language
+        return self.stt().transcribe(samples16k, language, prompt=self._prompt(language))
+
+    def transcriber(self, language: str | None = None):
+        """An IncrementalTranscriber for one utterance that is still arriving: ``feed(samples16k)``
+        as audio comes in (it decodes at pauses on a worker thread), ``finish()`` at release."""
+        from app.engines.stt.incremental import IncrementalTranscriber
+
+        language = language or self.settings.stt.language
+        return IncrementalTranscriber(self.stt(), language, prompt=self._prompt(language))
+
+    def _prompt(self, language: str | None) -> str | None:
+        """The prompt is English: only for English speech (an English-only model, or English
+        asked for); a multilingual model left to detect the language gets none."""
+        english = not self.stt().multilingual or (language or "").lower().startswith("en")
+        return self.stt_prompt() if STT_PROMPT and english else None
 
     # -- text to speech --------------------------------------------------------------------
     def voice_ref(self, name: str | None) -> VoiceRef:
         return self.voices.get(name or self.settings.voice.active).ref()
+
+    def prepare_voice(self, voice: str, tier: str = "xtts") -> str | None:
+        """Compute ``voice``'s per-voice state for ``tier`` (cloning latents) now. None when done,
+        else the plain reason the tier cannot serve."""
+        backend = self.chain.backends.get(tier)
+        if backend is None:
+            return f"the {tier} tier is not in use"
+        reason = backend.check()
+        if reason is not None:
+            return reason
+        backend.load()
+        backend.prepare(self.voice_ref(voice))
+        return None
 
     def speak(self, sentences: str | Iterable[str], voice: str | None = None, tier: str = "auto",
               cancel: threading.Event | None = None) -> Speech:
@@ -99,11 +142,14 @@ class EngineCore:
         return self.chain.speak(prepared, ref, tier, cancel)
 
     def preload(self) -> threading.Thread:
-        """Load STT and the first tier that can serve, in the background."""
+        """Load STT and the first tier that can serve, in the background; then one throw-away
+        decode, so the first command does not pay the decoder's first-call cost (last: a turn
+        that starts meanwhile needs the voice loaded more than a warm decoder)."""
         def work() -> None:
             try:
-                self.stt()
+                stt = self.stt()
             except Exception as e:
+                stt = None
                 log.warning("speech model preload failed: %s", e)
             for name, backend in self.chain.backends.items():
                 if backend.check() is None:
@@ -113,6 +159,8 @@ class EngineCore:
                     except Exception as e:
                         log.warning("tier %s failed to load: %s", name, e)
                         self.chain.remember_failure(name, str(e))
+            if stt is not None:
+                stt.warm_up()
 
         t = threading.Thread(target=work, name="engine-preload", daemon=True)
         t.start()

@@ -15,8 +15,11 @@ from app.errors import NothingCouldServe, UserError
 # Kaytoo's extra events (ignored by other Wyoming peers).
 REPORT_EVENT = "kaytoo-speech-report"     # engine → client, before the last audio-stop
 CANCEL_EVENT = "kaytoo-cancel"            # client → engine: stop the current synthesis (barge-in)
+PREPARE_EVENT = "kaytoo-prepare-voice"    # client → engine {"voice"}: compute its cloning state now
+PREPARED_EVENT = "kaytoo-voice-prepared"  # engine → client {"voice", "tier", "reason"}
 TIER_KEY = "kaytoo_tier"                  # in synthesize / synthesize-start data: force a tier
 CONTEXT_KEY = "kaytoo"                    # in a transcript's context: the whole Transcript
+TIERS_KEY = "kaytoo_tiers"                # in info data: {tier: reason it cannot serve, or None}
 
 SAMPLES_PER_CHUNK = 2048                  # audio-chunk size the engine sends
 

@@ -9,6 +9,7 @@ import asyncio
 import ipaddress
 import logging
 import os
+import sys
 import threading
 from functools import partial
 from pathlib import Path
@@ -19,10 +20,12 @@ import numpy as np
 
 from app import __version__
 from app.audio.clip import STT_RATE
+from app.engines import wire
 from app.engines.core import EngineCore
 from app.engines.protocol import (CANCEL_EVENT, CODE_INTERNAL, CONTEXT_KEY, REPORT_EVENT, TIER_KEY,
-                                  error_code,
+                                  TIERS_KEY, PREPARE_EVENT, PREPARED_EVENT, error_code,
                                   from_pcm16, pcm_chunks, to_pcm16)
+from app.engines.socket_path import OwnedSocket
 from app.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -78,7 +81,9 @@ def info_event(core: EngineCore):
         name="kaytoo-tts", attribution=attr, installed=True, version=__version__,
         description="tiers: " + ", ".join(f"{t} ({r or 'ready'})" for t, r in tiers.items()),
         voices=voices, supports_synthesize_streaming=True)
-    return Info(asr=[asr], tts=[tts]).event()
+    event = Info(asr=[asr], tts=[tts]).event()
+    event.data[TIERS_KEY] = tiers   # for Kaytoo's app: which tiers can serve, and why not
+    return event
 
 
 class EngineHandler:
@@ -87,6 +92,7 @@ class EngineHandler:
     def __init__(self, core: EngineCore):
         self.core = core
         self._audio: list[np.ndarray] = []
+        self._hearing = None       # the core's incremental transcriber for the utterance arriving
         self._converter = None
         self._language: str | None = None
         self._stream_queue: "asyncio.Queue[str | None] | None" = None
@@ -104,13 +110,14 @@ class EngineHandler:
             await write(info_event(self.core))
         elif Transcribe.is_type(event.type):
             self._language = Transcribe.from_event(event).language
-            self._audio = []
+            self._audio, self._hearing = [], None
         elif AudioStart.is_type(event.type):
-            self._audio = []
+            self._audio, self._hearing = [], None
             self._converter = AudioChunkConverter(rate=STT_RATE, width=2, channels=1)
         elif AudioChunk.is_type(event.type):
             conv = self._converter or AudioChunkConverter(rate=STT_RATE, width=2, channels=1)
-            self._audio.append(from_pcm16(conv.convert(AudioChunk.from_event(event)).audio))
+            samples = from_pcm16(conv.convert(AudioChunk.from_event(event)).audio)
+            await self._hear(samples)
         elif AudioStop.is_type(event.type):
             await self._transcribe(write)
         elif SynthesizeStart.is_type(event.type):
@@ -135,20 +142,50 @@ class EngineHandler:
             self._begin_speech(write, streaming=False)
         elif event.type == CANCEL_EVENT:
             self._cancel.set()
+        elif event.type == PREPARE_EVENT:
+            await self._prepare(write, str(event.data.get("voice", "")))
         return True
+
+    async def _hear(self, samples: np.ndarray) -> None:
+        """Chunks go to the incremental transcriber as they arrive (a client streaming a held
+        key is heard while it speaks); if it cannot start, they are kept for one decode at stop."""
+        if self._hearing is None and not self._audio:
+            try:
+                self._hearing = await asyncio.to_thread(self.core.transcriber, self._language)
+            except Exception as e:  # no model yet: _transcribe reports it at audio-stop
+                log.debug("incremental transcription unavailable: %s", e)
+        if self._hearing is not None:
+            self._hearing.feed(samples)
+        else:
+            self._audio.append(samples)
 
     async def _transcribe(self, write) -> None:
         from wyoming.asr import Transcript
 
+        hearing, self._hearing = self._hearing, None
         samples = np.concatenate(self._audio) if self._audio else np.zeros(0, np.float32)
         self._audio = []
         try:
-            tr = await asyncio.to_thread(self.core.transcribe, samples, self._language)
+            if hearing is not None:
+                tr = await asyncio.to_thread(hearing.finish)
+            else:
+                tr = await asyncio.to_thread(self.core.transcribe, samples, self._language)
         except Exception as e:
             await write(_error(e))
             return
         await write(Transcript(text=tr.text, language=tr.language,
                                context={CONTEXT_KEY: tr.to_dict()}).event())
+
+    async def _prepare(self, write, voice: str) -> None:
+        from wyoming.event import Event
+
+        try:
+            reason = await asyncio.to_thread(self.core.prepare_voice, voice)
+        except Exception as e:
+            await write(_error(e))
+            return
+        await write(Event(type=PREPARED_EVENT, data={"voice": voice, "tier": "xtts",
+                                                      "reason": reason}))
 
     def _begin_speech(self, write, streaming: bool = True) -> None:
         self._cancel = threading.Event()
@@ -249,64 +286,62 @@ def make_handler(core: EngineCore):
     return Handler
 
 
+def _limits(core: EngineCore) -> wire.Limits:
+    engine = core.settings.engine
+    return wire.Limits(header=engine.max_event_bytes, data=engine.max_event_bytes,
+                       payload=engine.max_audio_bytes)
+
+
 async def serve_stdio(core: EngineCore, protocol_out: BinaryIO) -> None:
     """Serve one peer on stdin and ``protocol_out`` (a duplicate of the original stdout: fd 1
     itself now points at stderr, so nothing a library prints can corrupt the protocol)."""
-    from wyoming.event import async_get_stdin
-
-    reader = await async_get_stdin()
+    limits = _limits(core)
     loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=limits.header)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     transport, proto = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, protocol_out)
     writer = asyncio.StreamWriter(transport, proto, None, loop)
-    await make_handler(core)(reader, writer).run()
+    await wire.run_handler(make_handler(core)(reader, writer), limits)
 
 
-async def serve(core: EngineCore, uri: str) -> None:
-    from wyoming.server import AsyncServer
-
-    server = AsyncServer.from_uri(uri)
+async def serve(core: EngineCore, uri: str, sock: OwnedSocket | None = None) -> None:
+    """Serve ``uri`` until cancelled; a unix:// address is served on ``sock`` (already bound)."""
     parsed = urlparse(uri)
     if parsed.scheme == "unix":
-        path = Path(parsed.netloc + parsed.path)
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        old = os.umask(0o177)  # the socket is born 0600: private to the user
-        try:
-            await server.start(make_handler(core))
-        finally:
-            os.umask(old)
-        os.chmod(path, 0o600)
-        log.info("engine listening on %s", uri)
-        try:
-            await asyncio.Event().wait()
-        finally:
-            await server.stop()
+        sock = sock or OwnedSocket(Path(parsed.netloc + parsed.path))
+        server = await wire.start_server(make_handler(core), _limits(core), sock=sock.sock)
     else:
-        log.info("engine listening on %s", uri)
-        await server.run(make_handler(core))
+        server = await wire.start_server(make_handler(core), _limits(core),
+                                         host=parsed.hostname, port=parsed.port)
+    log.info("engine listening on %s", uri)
+    async with server:
+        await server.serve_forever()
 
 
 def run(core: EngineCore, uri: str, protocol_out: BinaryIO | None = None) -> None:
     import signal
 
     parsed = urlparse(uri)
-    sock = Path(parsed.netloc + parsed.path) if parsed.scheme == "unix" else None
+    # Bound before the models load, so a second engine on the same path is refused at once.
+    sock = OwnedSocket(Path(parsed.netloc + parsed.path)) if parsed.scheme == "unix" else None
 
     def _stop(*_):
         # SIGTERM from the supervisor: nothing here holds user data, so leave at once (waiting for
         # an inference thread to notice could take seconds) after removing the socket.
         if sock is not None:
-            sock.unlink(missing_ok=True)
+            sock.release()
         os._exit(0)
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _stop)
     core.preload()
     try:
-        asyncio.run(serve_stdio(core, protocol_out) if protocol_out is not None else serve(core, uri))
+        asyncio.run(serve_stdio(core, protocol_out) if protocol_out is not None
+                    else serve(core, uri, sock))
     except KeyboardInterrupt:
         pass
     # The peer is gone: do not wait for inference threads that may still be finishing a reply.
     logging.shutdown()
     if sock is not None:
-        sock.unlink(missing_ok=True)
+        sock.release()
     os._exit(0)

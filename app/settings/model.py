@@ -70,6 +70,9 @@ class AssistantSettings(_Section):
 
 class EngineSettings(_Section):
     remote_uri: str | None = None       # use a remote Wyoming server instead of the local engine
+    # Largest event the engine accepts from a client: JSON header/data (text) and audio payload.
+    max_event_bytes: int = Field(64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    max_audio_bytes: int = Field(16 * 1024 * 1024, ge=64 * 1024, le=1024 * 1024 * 1024)
 
 
 class UiSettings(_Section):

@@ -7,6 +7,7 @@ window and exits: 0 when Kaytoo answered, non-zero with a one-line reason otherw
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from dataclasses import dataclass
@@ -16,8 +17,11 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from PySide6.QtCore import QThread
 
+    from app.paths import Paths
+    from app.settings.model import Settings
     from app.ui.controller import Controller
     from app.ui.main_window import MainWindow
+    from app.voices.library import VoiceLibrary
 
 
 def add_gui_arguments(p: argparse.ArgumentParser) -> None:
@@ -32,8 +36,10 @@ def add_gui_arguments(p: argparse.ArgumentParser) -> None:
                         "(for a screen capture; 'screenshot ready' is printed when it may be taken)")
 
 
-def run_gui(args: argparse.Namespace) -> int:
-    """``args`` as parsed with ``add_gui_arguments``. Bad usage raises UserError (exit code 2)."""
+def run_gui(args: argparse.Namespace, paths: "Paths", settings: "Settings",
+            warning: str | None = None) -> int:
+    """``args`` as parsed with ``add_gui_arguments``; paths, settings (and the warning their load
+    gave) come from the one composition root, the CLI. Bad usage raises UserError (exit code 2)."""
     from app.errors import UserError
 
     if args.smoke and args.mic_file is None:
@@ -51,25 +57,16 @@ def run_gui(args: argparse.Namespace) -> int:
 
     from PySide6.QtWidgets import QApplication
 
-    from app import paths as paths_mod
-    from app.settings import load
     from app.ui.theme import apply_theme
 
-    paths = paths_mod.resolve().ensure()
-    try:
-        from app.bootstrap import setup_logging
-
-        setup_logging(paths, verbose=False, name="kaytoo-gui")
-    except OSError:
-        pass
-    settings, warning = load(paths.settings_file)
     if args.theme:
         settings.ui.theme = args.theme
     app = QApplication.instance() or QApplication(["kaytoo"])
     app.setApplicationName("Kaytoo")
     apply_theme(app, settings.ui.theme)
-    ui = assemble(paths, settings, args.mic_file, probe_online=True)
-    if warning:
+    ui = assemble(paths, settings, voice_library(paths), args.mic_file, probe_online=True)
+    if warning:  # the settings file was repaired or set aside at load: say so in the window
+        logging.getLogger(__name__).warning("shown in the window: %s", warning)
         ui.window.show_message(warning)
     outcome = {"code": 0}
     if args.smoke:
@@ -111,24 +108,32 @@ class Ui:
         self.thread.wait(15000)
 
 
-def assemble(paths, settings, mic_file: Path | None = None, probe_online: bool = True) -> Ui:
+def voice_library(paths: "Paths") -> "VoiceLibrary":
+    from app.runtime import asset_dir
+    from app.voices.library import VoiceLibrary
+
+    return VoiceLibrary(paths.voices, asset_dir() / "voices")
+
+
+def assemble(paths: "Paths", settings: "Settings", voices: "VoiceLibrary",
+             mic_file: Path | None = None, probe_online: bool = True, **session_options) -> Ui:
     """Build the window and the controller (not started) and wire their signals.
 
-    The one place the two meet, used by the app and by tests.
+    The one place the two meet, used by the app and by tests; the voice library is built once
+    and shared by the session and the voice panel.
     """
     from PySide6.QtCore import QThread
 
-    from app.runtime import asset_dir
     from app.engines.models import ModelStore
     from app.ui.controller import Controller
     from app.ui.jobs import Jobs
     from app.ui.main_window import MainWindow
     from app.ui.voice_panel import VoicePanel
-    from app.voices.library import VoiceLibrary
 
-    controller = Controller(paths, settings, mic_file, probe_online=probe_online)
-    panel = VoicePanel(VoiceLibrary(paths.voices, asset_dir() / "voices"),
-                       input_device=lambda: controller.settings.audio.input_device, jobs=Jobs())
+    controller = Controller(paths, settings, voices, mic_file, probe_online=probe_online,
+                            **session_options)
+    panel = VoicePanel(voices, input_device=lambda: controller.settings.audio.input_device,
+                       jobs=Jobs())
     panel.refresh(settings.voice.active)
     try:
         store = ModelStore(paths.models)

@@ -134,8 +134,7 @@ class DownloadPage(QWizardPage):
         return next((m for m in self.store.known() if m.name == XTTS), None)
 
     def _partial_bytes(self) -> int:
-        folder = self.store.models_dir / XTTS
-        return sum(p.stat().st_size for p in folder.glob("*.part")) if folder.is_dir() else 0
+        return self.store.partial_bytes(XTTS)
 
     def refresh(self) -> None:
         info = self._info()

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QAbstractSpinBox, QApplication, QComboBox, QDockWidget, QHBoxLayout,
+from PySide6.QtWidgets import (QAbstractButton, QAbstractItemView, QAbstractSlider,
+                               QAbstractSpinBox, QApplication, QComboBox, QDockWidget, QHBoxLayout,
                                QKeySequenceEdit, QLabel, QLineEdit, QMainWindow, QPlainTextEdit,
                                QTextEdit, QVBoxLayout, QWidget)
 
+from app.settings.merge import changes
 from app.settings.model import Settings
 from app.ui.conversation import ConversationView
 from app.ui.level_meter import LevelMeter
@@ -17,6 +19,7 @@ from app.ui.status_bar import StatusBar
 from app.ui.voice_panel import VoicePanel
 
 TEXT_ENTRY = (QLineEdit, QTextEdit, QPlainTextEdit, QAbstractSpinBox, QKeySequenceEdit)
+KEY_CONTROLS = (QAbstractButton, QAbstractItemView, QAbstractSlider, QComboBox)  # Space acts on them
 
 
 def key_code(name: str) -> int:
@@ -30,7 +33,7 @@ def key_code(name: str) -> int:
 class MainWindow(QMainWindow):
     talk_pressed = Signal()
     talk_released = Signal()
-    settings_applied = Signal(object)     # new Settings from the dialog or the first-run wizard
+    settings_applied = Signal(object)     # the changes (app.settings.merge) a dialog or the wizard made
     rescan_requested = Signal()
     test_tone = Signal(object)
     mic_check = Signal(object)
@@ -149,6 +152,8 @@ class MainWindow(QMainWindow):
         focus = QApplication.focusWidget()
         if isinstance(focus, TEXT_ENTRY) or (isinstance(focus, QComboBox) and focus.isEditable()):
             return False  # typing a space into a field is not a question
+        if focus is not self.talk and isinstance(focus, KEY_CONTROLS):
+            return False  # Space presses the focused button, ticks the box, picks in the list
         return True
 
     # -- showing what the controller reports ----------------------------------------------------
@@ -240,8 +245,9 @@ class MainWindow(QMainWindow):
         models = None
         if self.model_store is not None:
             models = [(m.name, m.installed) for m in self.model_store.known() if m.kind == "stt"]
+        base = self.settings.model_copy(deep=True)
         dialog = SettingsDialog(self.settings, self.inputs, self.outputs, models, self)
-        dialog.applied.connect(self.settings_applied)
+        dialog.applied.connect(lambda new: self.settings_applied.emit(changes(base, new)))
         dialog.rescan_requested.connect(self.rescan_requested)
         dialog.finished.connect(lambda *_: setattr(self, "settings_dialog", None))
         self.settings_dialog = dialog
@@ -253,11 +259,13 @@ class MainWindow(QMainWindow):
 
         if self.model_store is None:
             return None
+        base = self.settings.model_copy(deep=True)
         wizard = FirstRunWizard(self.settings, self.inputs, self.outputs, self.model_store, parent=self)
         wizard.test_tone.connect(self.test_tone)
         wizard.mic_check.connect(self.mic_check)
         wizard.preview_voice.connect(self.preview_voice)
-        wizard.accepted.connect(lambda: self.settings_applied.emit(wizard.result_settings()))
+        wizard.accepted.connect(
+            lambda: self.settings_applied.emit(changes(base, wizard.result_settings())))
         wizard.finished.connect(lambda *_: setattr(self, "first_run", None))
         self.first_run = wizard
         wizard.open()

@@ -39,7 +39,7 @@ import numpy as np
 from app import atomic
 from app.audio import clip as clip_mod
 from app.engines.tts.base import VoiceRef
-from app.errors import UserError
+from app.errors import UserError, shown
 from app.voices import validate
 
 log = logging.getLogger(__name__)
@@ -78,13 +78,12 @@ def clean_name(name: str) -> str:
     if not name:
         raise UserError("A voice needs a name.")
     if len(name) > NAME_MAX:
-        raise UserError(f"The name '{name[:NAME_MAX]}…' is {len(name)} characters long; a voice name "
-                        f"may have at most {NAME_MAX}.")
+        raise UserError(f"The name {shown(name, NAME_MAX)} is too long; a voice name "
+                        f"may have at most {NAME_MAX} characters.")
     bad = sorted(set(NAME_CHARS.sub("", name)))
     if bad:
-        shown = " ".join(repr(c) for c in bad[:5])
         raise UserError(f"A voice name may only hold letters, digits, spaces, '-' and '_' "
-                        f"('{name}' has {shown}).")
+                        f"({shown(name)} has {' '.join(shown(c) for c in bad[:5])}).")
     if not any(c.isalnum() for c in name):
         raise UserError("A voice name needs at least one letter or digit.")
     return name
@@ -93,7 +92,7 @@ def clean_name(name: str) -> str:
 def clean_language(language: str) -> str:
     code = str(language).strip().lower().replace("_", "-")
     if not LANGUAGE_RE.fullmatch(code):
-        raise UserError(f"'{language}' is not a language code; use a code such as 'en', 'de' or "
+        raise UserError(f"{shown(language, 20)} is not a language code; use a code such as 'en', 'de' or "
                         "'pt-br'.")
     return code
 
@@ -165,7 +164,7 @@ class VoiceLibrary:
                                       scorer=fuzz.WRatio, score_cutoff=60)
             if best is not None:
                 hint = f" Did you mean '{voices[best[2]].name}'?"
-        raise UserError(f"There is no voice named '{wanted}'.{hint}")
+        raise UserError(f"There is no voice named {shown(wanted)}.{hint}")
 
     def find(self, spoken: str) -> Voice | None:
         """The voice a spoken phrase names ("switch to the narator voice"), or None.
@@ -312,11 +311,9 @@ class VoiceLibrary:
             for entry in ZIP_ENTRIES:
                 budget -= _extract(z, entry, Path(tmp) / entry, budget, label)
             try:
-                meta = json.loads((Path(tmp) / "voice.json").read_text(encoding="utf-8"))
-            except (ValueError, UnicodeDecodeError):
-                raise UserError(f"The voice.json in {label} is not valid JSON.") from None
-            if not isinstance(meta, dict) or not isinstance(meta.get("name"), str):
-                raise UserError(f"The voice.json in {label} has no voice name.")
+                meta = _load_meta(Path(tmp))
+            except ValueError as e:   # UnicodeDecodeError and JSON errors are ValueErrors too
+                raise UserError(f"The voice.json in {shown(label)} is not usable ({e}).") from None
             voice_name = self._free_name(meta["name"] if name is None else name,
                                          hint="" if name else f"; import {label} under another name")
             language = clean_language(meta.get("language", "en"))
@@ -466,9 +463,14 @@ def _voice_folders(parent: Path) -> list[Path]:
 
 
 def _load_meta(folder: Path) -> dict:
-    meta = json.loads((folder / "voice.json").read_text(encoding="utf-8"))
+    try:
+        meta = json.loads((folder / "voice.json").read_text(encoding="utf-8"))
+    except RecursionError:   # JSON nested deeper than the parser's stack
+        raise ValueError("voice.json is nested too deeply") from None
+    except ValueError:
+        raise ValueError("voice.json is not valid JSON") from None
     if not isinstance(meta, dict) or not isinstance(meta.get("name"), str):
-        raise ValueError("voice.json has no name")
+        raise ValueError("voice.json has no voice name")
     return meta
 
 

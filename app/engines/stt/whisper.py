@@ -1,7 +1,8 @@
 """Speech to text with faster-whisper (CTranslate2): int8 on CPU, float16 on CUDA.
 
-Tuned for push-to-talk commands of a few seconds: greedy decoding, no conditioning on earlier
-text, no timestamps. Silero VAD (shipped inside faster-whisper) trims the silence around the
+Tuned for push-to-talk commands of a few seconds: one 30 s window decoded straight through
+CTranslate2 (greedy, or a beam returning the n best hypotheses with a confidence), optionally
+conditioned on a prompt of expected words, no conditioning on earlier text, no timestamps. Silero VAD (shipped inside faster-whisper) trims the silence around the
 utterance; when it finds no speech at all the clip is decoded whole, so a clipped one-word command
 ("stop") is not thrown away. Silent or too-short audio gives an empty transcript.
 """
@@ -10,7 +11,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +28,7 @@ SILENCE_PEAK = 10 ** (-70 / 20)   # a clip whose loudest sample is under -70 dBF
 # Whisper's repetition loops.
 WINDOW_SECONDS = 30.0
 LONG_FORM_TEMPERATURES = (0.0, 0.4, 0.8)
+TOKENS_PER_SECOND = 8    # fast speech is about 4 words (5-6 tokens) a second
 
 
 def resolve_device(device: str = "auto", compute_type: str = "auto") -> tuple[str, str]:
@@ -50,15 +51,23 @@ def resolve_device(device: str = "auto", compute_type: str = "auto") -> tuple[st
 
 
 class WhisperStt:
+    """``beam_size``/``nbest``: beam search width and how many hypotheses come back as
+    ``alternatives`` (n-best needs a beam at least that wide); ``pad_ms``: speech kept around what
+    the VAD marks as speech. ``transcribe(prompt=...)`` conditions the decoder on expected words."""
+
     def __init__(self, model_dir: Path, device: str = "auto", compute_type: str = "auto",
-                 vad: bool = True, beam_size: int = 1, cpu_threads: int = 0):
+                 vad: bool = True, beam_size: int = 1, cpu_threads: int = 0, nbest: int = 1,
+                 pad_ms: int = 250):
         self.model_dir = Path(model_dir)
         self.device = device
         self.compute_type = compute_type
         self.vad = vad
-        self.beam_size = beam_size
+        self.beam_size = max(beam_size, nbest)
+        self.nbest = nbest
+        self.pad_ms = pad_ms
         self.cpu_threads = cpu_threads
         self.load_s: float | None = None
+        self.decodes = 0        # decoder runs so far (incremental decoding counts on it)
         self._model = None
         self._lock = threading.Lock()  # one decode at a time; also guards the lazy load
 
@@ -101,7 +110,16 @@ class WhisperStt:
         log.info("whisper %s loaded on %s/%s in %.2f s", self.model_dir.name, device, compute_type,
                  self.load_s)
 
-    def transcribe(self, samples: np.ndarray, language: str | None = None) -> Transcript:
+    def warm_up(self) -> None:
+        """One throw-away decode: the first one allocates buffers and loads the VAD and costs
+        several times a normal one, which the first command should not pay."""
+        noise = np.random.default_rng(0).normal(0, 0.01, RATE).astype(np.float32)
+        decodes = self.decodes
+        self.transcribe(noise)
+        self.decodes = decodes
+
+    def transcribe(self, samples: np.ndarray, language: str | None = None,
+                   prompt: str | None = None) -> Transcript:
         """Transcribe 16 kHz float32 mono samples. Never raises on silent or short audio."""
         audio = _as_mono_float32(samples)
         seconds = len(audio) / RATE
@@ -115,8 +133,13 @@ class WhisperStt:
             if speech is None:  # VAD heard nothing: decode the whole clip rather than drop it
                 log.debug("VAD found no speech in %.2f s; decoding without VAD", seconds)
                 speech = audio
-            text, lang = self._decode(speech, lang)
-        return Transcript(text, lang, seconds, time.perf_counter() - t0)
+            self.decodes += 1
+            if len(speech) <= WINDOW_SECONDS * RATE:
+                texts, confidence, lang = self._decode_window(speech, lang, prompt)
+            else:
+                texts, confidence, lang = self._decode_long(speech, lang, prompt)
+        return Transcript(texts[0], lang, seconds, time.perf_counter() - t0,
+                          alternatives=texts, confidence=confidence)
 
     def _pick_language(self, language: str | None, multilingual: bool) -> str | None:
         if not multilingual:
@@ -132,19 +155,62 @@ class WhisperStt:
         from faster_whisper.vad import VadOptions, get_speech_timestamps
 
         # Commands are short: a short silence ends a chunk, and some padding keeps soft consonants.
-        opts = VadOptions(threshold=0.5, min_silence_duration_ms=500, speech_pad_ms=250)
+        opts = VadOptions(threshold=0.5, min_silence_duration_ms=500, speech_pad_ms=self.pad_ms)
         chunks = get_speech_timestamps(audio, opts, sampling_rate=RATE)
         if not chunks:
             return None
         return np.concatenate([audio[c["start"]:c["end"]] for c in chunks])
 
-    def _decode(self, audio: np.ndarray, language: str | None) -> tuple[str, str]:
+    def _decode_window(self, audio: np.ndarray, language: str | None,
+                       prompt: str | None) -> tuple[list[str], float | None, str]:
+        """One 30 s window straight through CTranslate2, which returns the n best hypotheses with
+        their scores (faster-whisper's own ``transcribe`` keeps only the best)."""
+        from faster_whisper.audio import pad_or_trim
+        from faster_whisper.tokenizer import Tokenizer
+        from faster_whisper.transcribe import get_suppressed_tokens
+
+        fw = self._model
+        features = pad_or_trim(fw.feature_extractor(audio)[..., :-1])
+        encoded = fw.encode(features)
+        if language is None:  # multilingual model, no language asked: detect it
+            token, _ = fw.model.detect_language(encoded)[0][0]
+            language = token[2:-2]
+        tokenizer = Tokenizer(fw.hf_tokenizer, fw.model.is_multilingual, task="transcribe",
+                              language=language)
+        tokens = fw.get_prompt(tokenizer, [], without_timestamps=True)
+        if prompt and prompt.strip():
+            words = tokenizer.encode(" " + prompt.strip())[-(fw.max_length // 2 - 1):]
+            tokens = [tokenizer.sot_prev, *words, *tokens]
+        # A command cannot hold more than a few tokens a second: the bound stops a repetition
+        # loop on noise ("I'm sorry, I'm sorry, ...") from decoding for seconds.
+        most = len(tokens) + int(TOKENS_PER_SECOND * len(audio) / RATE) + 8
+        result = fw.model.generate(
+            encoded, [tokens], beam_size=self.beam_size, num_hypotheses=self.nbest,
+            return_scores=True, max_length=min(fw.max_length, most), suppress_blank=True,
+            suppress_tokens=list(get_suppressed_tokens(tokenizer, [-1])))[0]
+        texts: list[str] = []
+        for ids in result.sequences_ids:
+            text = tokenizer.decode(ids).strip()
+            if text not in texts:  # hypotheses that differ only in tokenisation read the same
+                texts.append(text)
+        ids, score = result.sequences_ids[0], result.scores[0]
+        # The score is the sum of log-probabilities over the length (length_penalty 1): as
+        # faster-whisper does, spread it over the tokens plus end-of-text, then map to 0..1.
+        avg_logprob = score * len(ids) / (len(ids) + 1)
+        return texts or [""], float(np.exp(avg_logprob)), language
+
+    def _decode_long(self, audio: np.ndarray, language: str | None,
+                     prompt: str | None) -> tuple[list[str], float | None, str]:
+        """Beyond one window faster-whisper's sliding decode runs; the best text only."""
         segments, info = self._model.transcribe(
             audio, language=language, beam_size=self.beam_size, best_of=1,
             condition_on_previous_text=False, without_timestamps=True, vad_filter=False,
-            temperature=[0.0] if len(audio) <= WINDOW_SECONDS * RATE else list(LONG_FORM_TEMPERATURES))
-        text = " ".join(s.text.strip() for s in segments if s.text.strip())
-        return text.strip(), info.language or (language or "")
+            initial_prompt=prompt or None, temperature=list(LONG_FORM_TEMPERATURES))
+        segments = [s for s in segments if s.text.strip()]
+        text = " ".join(s.text.strip() for s in segments).strip()
+        confidence = (float(np.exp(np.mean([s.avg_logprob for s in segments])))
+                      if segments else None)
+        return [text], confidence, info.language or (language or "")
 
 
 def _as_mono_float32(samples: np.ndarray) -> np.ndarray:

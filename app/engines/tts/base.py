@@ -39,6 +39,10 @@ class TtsBackend(ABC):
     def sample_rate(self) -> int:
         """Rate of the chunks ``stream`` yields. Valid after ``load``."""
 
+    def prepare(self, voice: VoiceRef) -> None:
+        """Compute and cache what this tier needs per voice (cloning latents), so the voice's
+        first reply starts sooner. Loads the model if needed. Default: nothing to prepare."""
+
     @abstractmethod
     def stream(self, sentence: str, voice: VoiceRef | None, speed: float = 1.0,
                cancel: threading.Event | None = None) -> Iterator[np.ndarray]:

@@ -11,16 +11,14 @@ as soon as it arrives, with ``cancel`` checked between parts.
 from __future__ import annotations
 
 import importlib.util
-import socket
 import threading
 import time
-import urllib.parse
-import urllib.request
 from typing import Callable, Iterator
 
 import numpy as np
 
 from app.engines.tts.base import TierUnavailable, TtsBackend, VoiceRef
+from app.net import https_target, unreachable
 
 GTTS_RATE = 24000  # gTTS sends 24 kHz mono MP3
 
@@ -88,12 +86,7 @@ class GttsBackend(TtsBackend):
     # -- reachability ------------------------------------------------------------------------------
     def target(self) -> tuple[str, int, str]:
         """(host, port, description) gTTS will connect to: the HTTPS proxy if one applies."""
-        proxy = urllib.request.getproxies().get("https")
-        if proxy and not urllib.request.proxy_bypass(self.host):
-            p = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
-            if p.hostname:
-                return p.hostname, p.port or (443 if p.scheme == "https" else 80), "the HTTPS proxy"
-        return self.host, 443, self.host
+        return https_target(self.host)
 
     def _probe(self) -> str | None:
         host, port, what = self.target()
@@ -149,40 +142,6 @@ def decode_mp3(data: bytes) -> tuple[np.ndarray, int]:
         except UserError as e:
             raise RuntimeError(f"Google's voice sent audio that could not be decoded ({e})") from e
     return c.samples, c.rate
-
-
-def unreachable(host: str, port: int, timeout: float) -> str | None:
-    """Why a TCP connection to host:port cannot be made ("cannot be resolved (…)", "cannot be
-    reached (…)"), or None when it can. No request is sent; each step has a deadline."""
-    addrs = _resolve(host, port, timeout)
-    if isinstance(addrs, str):
-        return f"cannot be resolved ({addrs})"
-    last = "no address"
-    for family, kind, proto, _, addr in addrs[:3]:
-        try:
-            with socket.socket(family, kind, proto) as s:
-                s.settimeout(timeout)
-                s.connect(addr)
-            return None
-        except OSError as e:
-            last = e.strerror or type(e).__name__
-    return f"cannot be reached ({last})"
-
-
-def _resolve(host: str, port: int, timeout: float) -> list | str:
-    """getaddrinfo with a deadline (it has none of its own, and a broken resolver can stall)."""
-    box: list = []
-
-    def work() -> None:
-        try:
-            box.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
-        except OSError as e:
-            box.append(e.strerror or str(e))
-
-    t = threading.Thread(target=work, name="gtts-resolve", daemon=True)
-    t.start()
-    t.join(timeout)
-    return box[0] if box else f"no answer within {timeout:g} s"
 
 
 def _short(e: Exception) -> str:

@@ -147,6 +147,9 @@ class XttsBackend(TtsBackend):
         return wanted
 
     # -- voices -------------------------------------------------------------------------------
+    def prepare(self, voice: VoiceRef) -> None:
+        self.latents(voice)
+
     def latents(self, voice: VoiceRef | None) -> Latents:
         """The voice's latents: from memory, from the disk cache, or computed (and then cached)."""
         self.load()

@@ -1,0 +1,21 @@
+"""The decoder prompt: the words push-to-talk commands use, and the names of the user's voices.
+
+Whisper continues the prompt's style and vocabulary, so a rare word it was shown ("narrator",
+"Kaytoo", a voice called "Grandma Rose") wins over a common near-homophone. Kept short: every
+prompt token costs decoder time, and a long prompt makes the model repeat it on noise.
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+COMMANDS = ("Kaytoo, what time is it? What day of the week is it? Set a timer for five minutes. "
+            "Remind me to check the oven. Cancel the timer. Stop. Repeat that. Speak slower, "
+            "faster, louder, softer. List the voices. Open the voice library or the video panel.")
+MAX_NAMES = 12          # beyond this the prompt grows too long to help
+
+
+def command_prompt(voice_names: Iterable[str] = ()) -> str:
+    names = [" ".join(n.split()) for n in voice_names if n and n.strip()][:MAX_NAMES]
+    if not names:
+        return COMMANDS
+    return f"{COMMANDS} Switch to the {', '.join(names)} voice. Thank you."

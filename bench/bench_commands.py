@@ -1,0 +1,236 @@
+"""The command bench: what users say, in many voices and noises, heard and understood.
+
+    .venv/bin/python bench/bench_commands.py [--configs greedy,beam5+prompt] [--every 1]
+                                             [--conditions clean,white@15,...] [--score-only]
+
+307 utterances (bench/commands/corpus.py: every command kind in its phrasings, numbers, added
+voice names, the misses of issue 9) are spoken by eight voices (espeak-ng ×3, Piper joe at three
+speeds, Kokoro-82M with two Japanese voice styles speaking English), each utterance by one voice in
+turn, and heard clean and with white, pink and babble noise at 15 and 5 dB SNR. Audio is rendered
+once into ~/.cache/kaytoo-bench/commands (KAYTOO_BENCH_CACHE overrides); nothing is downloaded.
+
+Each decoder configuration's transcripts (text, n-best, confidence, seconds) are cached in
+transcripts-<config>.json there, keyed by utterance, voice and condition, so `--score-only`
+re-scores them in seconds (e.g. after the assistant's grammar changed). Scoring calls the
+project's real ``app.assistant.Assistant`` on each transcript: intent plus key value must be right.
+Reports per condition: intent accuracy, WER and STT latency (median), each against the
+same-run baseline (greedy tiny.en, today's decoding).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from app import atomic  # noqa: E402
+from bench.commands import noise, voices  # noqa: E402
+from bench.commands.corpus import ALL_VOICES, USER_VOICES, Utterance, build  # noqa: E402
+from bench.commands.score import understood, word_errors  # noqa: E402
+
+CACHE = Path(os.environ.get("KAYTOO_BENCH_CACHE", Path.home() / ".cache" / "kaytoo-bench")) / "commands"
+
+# name -> model, beam, n-best, prompt on, VAD padding (ms)
+CONFIGS: dict[str, dict] = {
+    "greedy": dict(model="tiny.en", beam=1, nbest=1, prompt=False, pad=250),
+    "greedy+prompt": dict(model="tiny.en", beam=1, nbest=1, prompt=True, pad=250),
+    "beam5": dict(model="tiny.en", beam=5, nbest=5, prompt=False, pad=250),
+    "beam5+prompt": dict(model="tiny.en", beam=5, nbest=5, prompt=True, pad=250),
+    "beam5+prompt+pad400": dict(model="tiny.en", beam=5, nbest=5, prompt=True, pad=400),
+    "base+prompt": dict(model="base", beam=5, nbest=5, prompt=True, pad=250),
+}
+BASELINE = "greedy"
+# The second pass: base re-hears only what the first pass was unsure of.
+CASCADE_FIRST, CASCADE_SECOND, CASCADE_MAX = "beam5+prompt", "base+prompt", 0.6
+
+
+def corpus(every: int) -> list[tuple[Utterance, str]]:
+    names = list(voices.VOICES)
+    # Voices rotate, shifted every round, so that any --every still hears all of them.
+    return [(u, names[(i + i // len(names)) % len(names)]) for i, u in enumerate(build())
+            if i % every == 0]
+
+
+def key(u: Utterance, voice: str, cond: str) -> str:
+    return f"{u.id}|{voice}|{cond}|{zlib.crc32(u.text.encode()):08x}"
+
+
+def clean_audio(u: Utterance, voice: str) -> np.ndarray:
+    return voices.cached(CACHE / "audio", voice, f"{u.id}-{zlib.crc32(u.text.encode()):08x}", u.text)
+
+
+def heard_as(u: Utterance, voice: str, cond: str, items: list[tuple[Utterance, str]]) -> np.ndarray:
+    others: list[np.ndarray] = []
+    if cond.startswith("babble"):
+        rng = np.random.default_rng(noise.seed(u.id, "babble"))
+        for j in rng.choice(len(items), 4, replace=False):
+            ou, ov = items[int(j)]
+            if ou.id != u.id and len(others) < 3:
+                others.append(clean_audio(ou, ov))
+    return noise.condition(clean_audio(u, voice), cond, key(u, voice, cond), others)
+
+
+def load_cache(config: str) -> dict:
+    path = CACHE / f"transcripts-{config}.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def save_cache(config: str, data: dict) -> None:
+    CACHE.mkdir(parents=True, exist_ok=True)
+    atomic.write_text(CACHE / f"transcripts-{config}.json", json.dumps(data, indent=0))
+
+
+def decode(config: str, items, conditions: list[str], only: set[str] | None = None) -> dict:
+    """Transcribe what the cache lacks; ``only`` limits it to these keys (the second pass)."""
+    from app.engines.models import ModelStore
+    from app.engines.stt.prompt import command_prompt
+    from app.engines.stt.whisper import WhisperStt
+
+    c = CONFIGS[config]
+    cache = load_cache(config)
+    todo = [(u, v, cond) for u, v in items for cond in conditions
+            if key(u, v, cond) not in cache and (only is None or key(u, v, cond) in only)]
+    if not todo:
+        return cache
+    stt = WhisperStt(ModelStore(CACHE / "models").path_for(c["model"]), beam_size=c["beam"],
+                     nbest=c["nbest"], pad_ms=c["pad"])
+    stt.load()
+    prompt = command_prompt(ALL_VOICES) if c["prompt"] else None
+    print(f"{config}: {len(todo)} to transcribe", flush=True)
+    t0 = time.monotonic()
+    for n, (u, v, cond) in enumerate(todo, 1):
+        tr = stt.transcribe(heard_as(u, v, cond, items), prompt=prompt)
+        cache[key(u, v, cond)] = {"text": tr.text, "alternatives": tr.alternatives,
+                                  "confidence": tr.confidence, "stt_s": round(tr.stt_s, 4)}
+        if n % 50 == 0 or n == len(todo):
+            save_cache(config, cache)
+            rate = (time.monotonic() - t0) / n
+            print(f"  {n}/{len(todo)}  {rate:.2f} s each, {rate * (len(todo) - n) / 60:.0f} min left",
+                  flush=True)
+    return cache
+
+
+def pick(u: Utterance, entry: dict, grammar: bool) -> str:
+    """The transcript the assistant gets: the best hypothesis, or with ``grammar`` the first of
+    the n best that the assistant understands as a command (a stand-in for grammar rescoring)."""
+    if grammar:
+        from bench.commands.score import assistant
+
+        for alt in entry["alternatives"]:
+            if assistant().respond(alt).intent not in ("unknown", "nothing_heard", "llm_fallback"):
+                return alt
+    return entry["text"]
+
+
+def score(label: str, items, conditions, entries) -> dict[str, dict]:
+    """entries(u, v, cond) -> (text, stt_s) or None when missing."""
+    rows: dict[str, dict] = {}
+    for cond in conditions:
+        ok = edits = nwords = 0
+        times: list[float] = []
+        n = 0
+        for u, v in items:
+            got = entries(u, v, cond)
+            if got is None:
+                continue
+            text, stt_s = got
+            n += 1
+            ok += understood(u, text)[0]
+            e, w = word_errors(u.text, text)
+            edits, nwords = edits + e, nwords + w
+            times.append(stt_s)
+        if n:
+            rows[cond] = {"n": n, "acc": ok / n, "wer": edits / max(1, nwords),
+                          "stt_s": statistics.median(times)}
+    return rows
+
+
+def variants(items, conditions) -> dict[str, dict[str, dict]]:
+    caches = {c: load_cache(c) for c in CONFIGS}
+    out: dict[str, dict[str, dict]] = {}
+
+    def plain(config: str, grammar: bool = False):
+        cache = caches[config]
+
+        def get(u, v, cond):
+            e = cache.get(key(u, v, cond))
+            return None if e is None else (pick(u, e, grammar), e["stt_s"])
+        return get
+
+    for config, cache in caches.items():
+        if not cache or config == CASCADE_SECOND:
+            continue
+        out[config] = score(config, items, conditions, plain(config))
+        if CONFIGS[config]["nbest"] > 1:
+            out[f"{config}, n-best→assistant"] = score(config, items, conditions, plain(config, True))
+    first, second = caches.get(CASCADE_FIRST, {}), caches.get(CASCADE_SECOND, {})
+    if first and second:
+        for below in (0.4, 0.5, CASCADE_MAX):
+            def get(u, v, cond, below=below):
+                k = key(u, v, cond)
+                e = first.get(k)
+                if e is None:
+                    return None
+                if (e["confidence"] or 0) < below and k in second:
+                    return pick(u, second[k], True), e["stt_s"] + second[k]["stt_s"]
+                return pick(u, e, True), e["stt_s"]
+            out[f"{CASCADE_FIRST} + base below {below}, n-best→assistant"] = score(
+                "cascade", items, conditions, get)
+    return out
+
+
+def report(results: dict[str, dict[str, dict]], conditions: list[str], n_items: int) -> str:
+    base = results.get(BASELINE, {})
+    lines = ["| decoding | condition | n | intent+key accuracy | vs greedy | WER | vs greedy "
+             "| STT median s | vs greedy |", "|---|---|---|---|---|---|---|---|---|"]
+    for label, rows in results.items():
+        for cond in conditions:
+            r, b = rows.get(cond), base.get(cond)
+            if r is None:
+                continue
+            rel = (lambda k: f"{r[k] - b[k]:+.1%}" if b else "—")
+            lat = f"×{r['stt_s'] / b['stt_s']:.2f}" if b else "—"
+            lines.append(f"| {label} | {cond} | {r['n']} | {r['acc']:.1%} | {rel('acc')} | "
+                         f"{r['wer']:.1%} | {rel('wer')} | {r['stt_s']:.3f} | {lat} |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--configs", default="greedy,beam5+prompt",
+                    help="decoder configurations to run: " + ", ".join(CONFIGS))
+    ap.add_argument("--conditions", default=",".join(noise.CONDITIONS))
+    ap.add_argument("--every", type=int, default=1, help="every n-th utterance only (quick runs)")
+    ap.add_argument("--score-only", action="store_true", help="score the cached transcripts")
+    ap.add_argument("--out", type=Path, help="write the table (markdown) here too")
+    args = ap.parse_args()
+    conditions = args.conditions.split(",")
+    items = corpus(args.every)
+    print(f"{len(items)} utterances × {len(conditions)} conditions; voices: "
+          f"{', '.join(voices.VOICES)}; user voices: {', '.join(USER_VOICES)}", flush=True)
+    if not args.score_only:
+        for config in args.configs.split(","):
+            if config == CASCADE_SECOND:   # only where the first pass was unsure
+                first = load_cache(CASCADE_FIRST)
+                unsure = {k for k, e in first.items() if (e["confidence"] or 0) < CASCADE_MAX}
+                decode(config, items, conditions, only=unsure)
+            else:
+                decode(config, items, conditions)
+    table = report(variants(items, conditions), conditions, len(items))
+    print(table)
+    if args.out:
+        atomic.write_text(args.out, table + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
