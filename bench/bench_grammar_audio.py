@@ -69,7 +69,7 @@ def main() -> int:
                              row[mode][3] + 1]
     finally:
         timers.close()
-    lines = ["## Wrong actions on real transcripts (bench/bench_grammar_audio.py)", "",
+    lines = [f"## Wrong actions on real transcripts, {args.config} (bench/bench_grammar_audio.py)", "",
              f"Machine: {os.cpu_count()} cores, {platform.system()}, Python "
              f"{platform.python_version()}. Transcripts: {path.name} from bench/bench_commands.py "
              f"({len(cache)} clips cached at the time of the run). 'Did you mean' below "
@@ -85,7 +85,7 @@ def main() -> int:
     print("\n".join(lines))
     from bench.bench_intents import section
 
-    section("\n".join(lines), "bench_grammar_audio", args.out)
+    section("\n".join(lines), f"bench_grammar_audio {args.config}", args.out)
     return 0
 
 

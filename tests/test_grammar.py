@@ -163,3 +163,22 @@ def test_a_change_found_only_by_the_nearest_sentence_is_asked_about(timers):
                        sentences_dir=None)
     ask = kaytoo.respond("Turn the volume")                  # up or down: a word was lost
     assert ask.intent == "confirm" and ask.action.value.startswith("speak ")
+
+
+def test_a_command_inside_noise_is_asked_about_and_a_question_after_a_misheard_name_answered(
+        timers):
+    kaytoo = Assistant(voices=lambda: list(VOICES), clock=lambda: CLOCK, timers=timers,
+                       sentences_dir=None)
+    ask = kaytoo.respond("Uh, can you send a timer for two minutes?")
+    assert ask.action.value == "set a timer for two minutes" and timers.pending() == []
+    assert kaytoo.respond("yes").action.value.seconds == 120
+    assert kaytoo.respond("They can do, what time is it?").intent == "time"
+    assert kaytoo.respond("What are you doing tonight?").intent == "unknown"
+
+
+def test_an_intent_kaytoo_cannot_do_is_answered_as_unknown(tmp_path):
+    (tmp_path / "coffee.yaml").write_text(
+        "intents:\n  make_coffee:\n    data:\n      - sentences: ['make me a coffee']\n")
+    kaytoo = Assistant(clock=lambda: CLOCK, sentences_dir=tmp_path)
+    reply = kaytoo.respond("Make me a coffee.")
+    assert reply.intent == "unknown" and reply.action.kind == "none" and reply.text()

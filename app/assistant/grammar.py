@@ -97,7 +97,10 @@ class Grammar:
             # hassil leaves skip words in a wildcard at the end ("four minutes please")
             texts = {k: self._unskip(e.text) if e.is_wildcard else e.text
                      for k, e in r.entities.items()}
-            intent = _read(r.intent.name, {k: e.value for k, e in r.entities.items()}, texts, text)
+            # Only "a 10 minute pasta timer" has a name inside the duration's words.
+            named = "{duration} <timer>" in (getattr(r.intent_sentence, "text", "") or "")
+            intent = _read(r.intent.name, {k: e.value for k, e in r.entities.items()}, texts, text,
+                           named)
             if intent is not None:
                 if (r.intent_metadata or {}).get("heard_voice"):
                     intent.certainty = GUESSED_VOICE
@@ -108,8 +111,8 @@ class Grammar:
         return " ".join((self._skip.sub(" ", text.lower()) if self._skip else text).split())
 
     def corrections(self, text: str, keep: Iterable[str] = ()) -> list[str]:
-        """``text`` with words the grammar does not know replaced by near ones it does ("thyme" →
-        "time", "quite" → "quiet" or "quieter"), nearest first; ``keep`` (voice names) and numbers
+        """``text`` with words the grammar does not know replaced by near ones it does ("tiger" →
+        "timer", "quite" → "quieter" or "quiet"), nearest first; ``keep`` (voice names) and numbers
         are left alone. At most ``MAX_VARIANTS``; [] when no word was replaced."""
         from rapidfuzz import fuzz, process
 
@@ -247,7 +250,7 @@ KNOWN = {"duration", "label", "voice", "voice_heard", "weekday", "panel", "panel
          "which", "about"}
 
 
-def _read(name: str, values: dict, texts: dict, text: str) -> Intent | None:
+def _read(name: str, values: dict, texts: dict, text: str, named: bool = False) -> Intent | None:
     """Slots from hassil's entities; None when a captured value does not hold (not a duration)."""
     slots: dict = {}
     extra = [str(v) for k, v in values.items() if k not in KNOWN and v not in (None, "")]
@@ -255,7 +258,7 @@ def _read(name: str, values: dict, texts: dict, text: str) -> Intent | None:
         texts["label"] = " ".join(extra)
     if "duration" in values:
         seconds = duration_only(str(texts["duration"]))
-        if seconds is None and name == "timer_set" and "label" not in texts:
+        if seconds is None and named and "label" not in texts:
             seconds, texts["label"] = _duration_then_label(str(texts["duration"]))
         if seconds is None:
             return None

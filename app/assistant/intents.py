@@ -26,6 +26,8 @@ FILLER = {"oh", "huh", "so", "and", "well"}
 LEADING = {"so", "okay", "ok", "alright", "and", "now", "right", "oh", "yo"}
 HALLUCINATIONS = {"you", "thanks for watching", "thank you for watching", "please subscribe",
                   "subscribe", "bye bye bye"}
+# Intents that change something: asked about on a weak guess, never guessed from part of a sentence.
+CHANGES = {"switch_voice", "speed", "volume", "timer_set", "reminder_set", "timer_cancel"}
 SOCIAL = {"greeting", "thanks", "how_are_you", "dismiss", "affirm", "deny"}
 QUESTION_WORDS = {"what", "what's", "whats", "who", "who's", "why", "how", "how's", "when",
                   "where", "where's", "which", "is", "are", "was", "were", "can", "could", "do",
@@ -72,13 +74,16 @@ def match(heard: str, voices: Iterable[str] = (), grammar: Grammar | None = None
     found = _match(text, voices, grammar)
     if found is not None or level == 0:
         return found or Intent("unknown", {}, text)
-    # Misheard words ("what thyme is it"), then a word lost or added ("how are doing"): weaker
+    # Misheard words ("set a tiger"), then a word lost or added ("how are doing"): weaker
     # matches, which a change is asked about before it is done.
     for fixed in grammar.corrections(text, voices):
         found = _match(fixed, voices, grammar)
         if found is not None:
             found.certainty = min(found.certainty, CORRECTED)
             return found
+    found = _inside(_words(text), voices, grammar)
+    if found is not None:
+        return found
     if level == 1:
         return Intent("unknown", {}, text)
     bare = " ".join(w for w in _words(text) if w not in FILLER)
@@ -87,6 +92,26 @@ def match(heard: str, voices: Iterable[str] = (), grammar: Grammar | None = None
         found.certainty = min(found.certainty, NEAREST)
         return found
     return Intent("unknown", {}, text)
+
+
+def _inside(words: list[str], voices: list[str], grammar: Grammar) -> Intent | None:
+    """A command inside misheard words: after a misheard wake word ("they can do, what time is
+    it"), or, for a change, with up to three words of noise either side ("can you send a timer
+    for two minutes"), fewest words dropped first. A change found so is always asked about."""
+    n = len(words)
+    for dropped in range(1, min(6, n - 1) + 1):
+        for lead in range(min(3, dropped), -1, -1):
+            if dropped - lead > 3:
+                break
+            found = grammar.match(" ".join(words[lead:n - (dropped - lead)]), voices)
+            if found is None or found.name == "switch_voice" or (
+                    found.name not in CHANGES and dropped != lead) or (
+                    found.name in CHANGES and not found.slots):
+                continue
+            found.certainty = min(found.certainty,
+                                  NEAREST if found.name in CHANGES else CORRECTED)
+            return found
+    return None
 
 
 def _match(text: str, voices: list[str], grammar: Grammar) -> Intent | None:
