@@ -7,11 +7,14 @@ Sound checks are forwarded to the controller (it owns the devices); the download
 from __future__ import annotations
 
 import threading
+import urllib.parse
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QButtonGroup, QComboBox, QHBoxLayout, QLabel, QProgressBar,
                                QPushButton, QRadioButton, QVBoxLayout, QWizard, QWizardPage)
 
+from app.errors import UserError
+from app.net import https_target, unreachable
 from app.settings.model import Settings
 from app.ui.jobs import Job, Jobs
 from app.ui.level_meter import LevelMeter
@@ -91,6 +94,8 @@ class LicencePage(QWizardPage):
         group.addButton(self.accept_btn)
         group.addButton(self.decline_btn)
         (self.accept_btn if accepted else self.decline_btn).setChecked(True)
+        self.accept_btn.toggled.connect(self._choice_changed)
+        self._choice_changed()
         layout = QVBoxLayout(self)
         layout.addWidget(text)
         layout.addWidget(self.accept_btn)
@@ -100,6 +105,15 @@ class LicencePage(QWizardPage):
     @property
     def accepted(self) -> bool:
         return self.accept_btn.isChecked()
+
+    def _choice_changed(self, *_) -> None:
+        # The wizard shows Finish on a final page and Next otherwise; setFinalPage makes it
+        # re-read both (also when the user came back here from the download page).
+        self.setFinalPage(not self.accepted)
+
+    def nextId(self) -> int:
+        # The download page only follows an accepted licence.
+        return super().nextId() if self.accepted else -1
 
 
 class DownloadPage(QWizardPage):
@@ -165,7 +179,13 @@ class DownloadPage(QWizardPage):
         store = self.store
 
         def work(job: Job):
-            return store.download(XTTS, lambda done, total: job.report(done, total), job.cancel)
+            try:
+                return store.download(XTTS, lambda done, total: job.report(done, total), job.cancel)
+            except UserError as e:
+                offline = offline_reason(store.base_url)
+                if offline is None:
+                    raise
+                raise UserError(offline) from e
 
         job = Job(work, "The download")
         job.signals.progress.connect(self._progress)
@@ -195,6 +215,22 @@ class DownloadPage(QWizardPage):
         self.status.setText(text)
 
 
+def offline_reason(url: str) -> str | None:
+    """The one plain sentence for a download that failed because the host cannot be reached
+    (None when it can: then the download's own sentence says what went wrong)."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or url
+    if parts.scheme == "https" and parts.port is None:
+        target, port, _ = https_target(host)     # through the proxy when one applies
+    else:
+        target, port = host, parts.port or 80
+    if unreachable(target, port, 3.0) is None:
+        return None
+    return (f"The model could not be downloaded: no network connection ({host} could not be "
+            "reached). Kaytoo speaks with Piper meanwhile; download it later from "
+            "Kaytoo → First-run setup.")
+
+
 class FirstRunWizard(QWizard):
     test_tone = Signal(object)        # output device name (None: default)
     mic_check = Signal(object)        # input device name
@@ -217,12 +253,6 @@ class FirstRunWizard(QWizard):
         self.voice.preview.clicked.connect(lambda: self.preview_voice.emit("kaytoo"))
         self.setOption(QWizard.WizardOption.NoBackButtonOnStartPage, True)
         self._stop_check = threading.Event()
-
-    def nextId(self) -> int:
-        # The download page only follows an accepted licence.
-        if self.currentId() == self.page_ids[2] and not self.licence.accepted:
-            return -1
-        return super().nextId()
 
     def _check_mic(self) -> None:
         self.devices.check.setEnabled(False)
