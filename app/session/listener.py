@@ -20,6 +20,9 @@ class SessionListener:
     def said(self, text: str, tier: str) -> None: ...        # spoken outside a turn
     def sample_spoken(self, tier: str) -> None: ...          # a voice sample finished
     def voice_changed(self, name: str) -> None: ...
+    def cloning_status(self, why: str | None, fix: str) -> None: ...
+    # why library voices cannot be heard in their own voice now (None: they can) and what fixes
+    # it: "licence", "model", "tiers" or ""
     def voice_progress(self, text: str, fraction: float) -> None: ...   # 1.0: done
     def open_panel(self, name: str) -> None: ...
     def message(self, text: str) -> None: ...                # one plain sentence for the status bar

@@ -22,6 +22,7 @@ import numpy as np
 from app.assistant import Action, Assistant, Timers
 from app.audio import devices
 from app.engines.client import EngineGone
+from app.engines.models import ModelStore
 from app.errors import NothingCouldServe, UserError, first_line
 from app.net import is_online
 from app.paths import Paths
@@ -38,6 +39,7 @@ from app.voices.library import VoiceLibrary
 
 log = logging.getLogger(__name__)
 
+XTTS_MODEL = "xtts-v2"
 SAMPLE_SENTENCE = "Hello. This is how I sound. The odds of you liking it are, frankly, unremarkable."
 ONLINE_PROBE_S = 60.0
 
@@ -67,6 +69,9 @@ class Session:
         self._turn_id = 0
         self._cuts: dict[int, float] = {}
         self._t_release = 0.0
+        self.tier_status: dict[str, str | None] | None = None   # the engine's, once it is ready
+        self.cloning_why: tuple[str, str] | None = None
+        self._told_offline: set[str] = set()   # voices already told they sound like Piper for now
 
     # -- life cycle ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -77,6 +82,7 @@ class Session:
         except UserError as e:
             self.listener.message(str(e))
         self.listener.voice_changed(self.settings.voice.active)
+        self._report_cloning()
         self._grab_global_key()
         if self.probe_online:
             threading.Thread(target=self._watch_online, name="online-probe", daemon=True).start()
@@ -145,7 +151,22 @@ class Session:
         self.settings.voice.active = name
         self._save_settings()
         self.listener.voice_changed(name)
-        self.listener.message(f"Now speaking with the voice '{name}'.")
+        why = None if self.heard_as_itself(name) else self.cloning_why
+        if why and name.lower() not in self._told_offline:
+            self._told_offline.add(name.lower())   # said once per voice, not at every switch
+            self.listener.message(f"Now speaking with '{name}'. It sounds like the offline voice "
+                                  f"until the cloned voice can be used ({why[0]}).")
+        else:
+            self.listener.message(f"Now speaking with '{name}'.")
+
+    def heard_as_itself(self, name: str) -> bool:
+        """Does ``name`` sound like itself now? A bundled voice is made from the offline voice
+        (Piper), so it always does; a library voice needs the cloning tier."""
+        try:
+            bundled = self.voices.get(name).bundled
+        except UserError:
+            return False
+        return bundled or self.cloning_why is None
 
     def preview_reference(self, name: str) -> None:
         if self._busy("play a preview"):
@@ -232,6 +253,7 @@ class Session:
             result.timings.first_sound_s = round(first - t_release, 4) if first else None
             result.timings.spoken_s = round(time.monotonic() - t_release, 4)
             result.underruns = self.audio.underruns
+            result.fallbacks = [f for f in result.fallbacks if not self.known_fallback(f.tier)]
             self.listener.turn_done(result)
             if not cut:
                 self._act(result.action)
@@ -332,6 +354,33 @@ class Session:
     # -- engine, settings, key, network ----------------------------------------------------------
     def _engine_state(self, state: str, detail: str) -> None:
         self.listener.engine_state(state, detail)
+        if state == "ready":
+            threading.Thread(target=self._fetch_tiers, name="tier-status", daemon=True).start()
+
+    def _fetch_tiers(self) -> None:
+        try:
+            with self.link.fresh_client(ready_timeout=10, timeout=30) as client:
+                self.tier_status = client.tier_status()
+        except Exception as e:  # the engine went away again: its next "ready" asks anew
+            log.info("tier status unavailable: %s", first_line(e))
+            return
+        self._report_cloning()
+
+    def _report_cloning(self) -> None:
+        """Work out (and report) why library voices cannot be heard in their own voice now."""
+        self.cloning_why = cloning_why(self.settings, self.tier_status, self._model_installed())
+        why, fix = self.cloning_why or (None, "")
+        self.listener.cloning_status(why, fix)
+
+    def _model_installed(self) -> bool | None:
+        try:
+            return ModelStore(self.paths.models).path_for(XTTS_MODEL) is not None
+        except Exception:   # a bad mirror setting, an unreadable folder: not known
+            return None
+
+    def known_fallback(self, tier: str | None) -> bool:
+        """A fallback the user already knows of (the voice panel says it): not news on a card."""
+        return tier == "xtts" and self.cloning_why is not None
 
     def _apply(self, new: Settings) -> None:
         old, self.settings = self.settings, new.model_copy(deep=True)
@@ -345,6 +394,9 @@ class Session:
             self.listener.voice_changed(new.voice.active)
         if old.ui.global_ptt_key != new.ui.global_ptt_key:
             self._grab_global_key()
+        if (old.tts, old.engine) != (new.tts, new.engine):
+            self.tier_status = None   # asked again when the new engine is ready
+            self._report_cloning()
         self.assistant.settings = self.settings.assistant
         self.listener.settings_changed(self.settings.model_copy(deep=True))
 
@@ -393,6 +445,26 @@ class Session:
         with self._lock:
             self.state = state
         self.listener.state_changed(state)
+
+
+def cloning_why(settings: Settings, status: dict[str, str | None] | None,
+                model_installed: bool | None) -> tuple[str, str] | None:
+    """None when the cloning tier (XTTS) can serve; else (why not, what fixes it: "licence",
+    "model", "tiers" or "" when the user cannot fix it from the app). ``status``: the engine's
+    tier status (None before it answered)."""
+    if "xtts" not in settings.tts.tiers:
+        return "the cloned voice (XTTS) is turned off", "tiers"
+    if status is not None and "xtts" in status and status["xtts"] is None:
+        return None
+    if not settings.engine.remote_uri:   # a remote engine has its own licence and models
+        if not settings.tts.xtts_consent:
+            return "the XTTS licence was not accepted", "licence"
+        if model_installed is False:
+            return "the cloning model is not downloaded", "model"
+    if status is None:
+        return None   # not known yet: the engine answers once it is ready
+    reason = str(status.get("xtts") or "the engine has no cloning tier").rstrip(".")
+    return f"the cloned voice cannot be used: {reason}", ""
 
 
 class _TurnEvents:

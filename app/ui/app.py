@@ -161,6 +161,7 @@ def assemble(paths: "Paths", settings: "Settings", voices: "VoiceLibrary",
     panel.speak_sample.connect(controller.speak_sample)
     panel.voice_added.connect(controller.prepare_voice)
     panel.message.connect(window.show_message)
+    panel.fix_requested.connect(window.fix_cloning)
 
     # controller → window
     controller.state_changed.connect(window.show_state)
@@ -173,6 +174,7 @@ def assemble(paths: "Paths", settings: "Settings", voices: "VoiceLibrary",
     controller.announce.connect(window.conversation.announce)
     controller.voice_changed.connect(window.show_voice)
     controller.voice_progress.connect(panel.show_progress)
+    controller.cloning_status.connect(panel.set_cloning)
     controller.message.connect(window.show_message)
     controller.online_changed.connect(window.show_online)
     controller.devices_changed.connect(window.show_devices)

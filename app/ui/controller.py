@@ -29,6 +29,7 @@ class Controller(QObject):
     announce = Signal(str)               # something said unprompted (a timer)
     said = Signal(str, str)              # text spoken outside a turn, the tier that spoke it
     voice_changed = Signal(str)
+    cloning_status = Signal(object, str)  # why library voices sound like Piper (None: they do not), fix
     voice_progress = Signal(str, float)  # what is being prepared, fraction (1.0: done)
     open_panel = Signal(str)
     message = Signal(str)                # one plain sentence for the status bar
@@ -147,6 +148,9 @@ class _Relay(SessionListener):
 
     def voice_changed(self, name: str) -> None:
         self.c.voice_changed.emit(name)
+
+    def cloning_status(self, why: str | None, fix: str) -> None:
+        self.c.cloning_status.emit(why, fix)
 
     def voice_progress(self, text: str, fraction: float) -> None:
         self.c.voice_progress.emit(text, fraction)

@@ -136,9 +136,8 @@ class ConversationView(QScrollArea):
         self._layout = QVBoxLayout(inner)
         self._layout.setContentsMargins(8, 8, 8, 8)
         self._layout.setSpacing(10)
-        self.placeholder = QLabel("Hold the button (or Space) and ask something — "
-                                  "“what time is it?”, “switch to the narrator voice”, "
-                                  "“set a timer for two minutes”.")
+        self.placeholder = QLabel()
+        self.set_hint([], "")
         self.placeholder.setWordWrap(True)
         self.placeholder.setObjectName("placeholder")
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -147,6 +146,14 @@ class ConversationView(QScrollArea):
         self.setWidget(inner)
         self.cards: list[TurnCard] = []
         self.active: TurnCard | None = None   # the turn being shown (a timer's card is not one)
+
+    def set_hint(self, voices: list[str], active: str, key: str = "Space") -> None:
+        """The empty window's hint: only questions that work here (a voice that exists)."""
+        asks = ["“what time is it?”", "“set a timer for two minutes”"]
+        other = next((v for v in voices if v.lower() != active.lower()), None)
+        asks.append(f"“switch to the {other} voice”" if other else "“what can I ask you?”")
+        self.placeholder.setText(f"Hold the button (or {key}) and ask something — "
+                                 + ", ".join(asks) + ".")
 
     @property
     def current(self) -> TurnCard | None:

@@ -82,6 +82,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
         self.voice_panel = voice_panel
+        voice_panel.voice_added.connect(self._update_hint)
         self.voice_dock = QDockWidget("Voice library", self)
         self.voice_dock.setObjectName("voices")
         self.voice_dock.setWidget(voice_panel)
@@ -93,6 +94,7 @@ class MainWindow(QMainWindow):
         self.status = StatusBar()
         self.setStatusBar(self.status)
         self._menus()
+        self._update_hint()
         QApplication.instance().installEventFilter(self)
 
     def _menus(self) -> None:
@@ -177,6 +179,22 @@ class MainWindow(QMainWindow):
     def show_voice(self, name: str) -> None:
         self.status.set_voice(name)
         self.voice_panel.refresh(name)
+        self._update_hint()
+
+    def _update_hint(self, *_) -> None:
+        self.conversation.set_hint(self.voice_panel.names(), self.voice_panel.active,
+                                   self.settings.ui.ptt_key or "Space")
+
+    def fix_cloning(self, fix: str) -> None:
+        """The voice panel's "Get the cloning model" / "Accept the licence in Settings" button."""
+        if fix == "model":
+            wizard = self.open_first_run()
+            if wizard is not None:
+                wizard.licence.accept_btn.setChecked(True)
+                for _ in range(2):
+                    wizard.next()    # to the licence page, with the licence already chosen
+        else:
+            self.open_settings()
 
     def show_message(self, text: str) -> None:
         self.status.show_message(text)
@@ -209,6 +227,7 @@ class MainWindow(QMainWindow):
         self.settings = settings.model_copy(deep=True)
         self.ptt_key = key_code(settings.ui.ptt_key)
         self.talk.set_key_name(settings.ui.ptt_key)
+        self._update_hint()
         if theme_changed:
             apply_theme(QApplication.instance(), settings.ui.theme)
 

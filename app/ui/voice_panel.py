@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import (QFileDialog, QGridLayout, QHeaderView, QInputDialog, QLabel,
+from PySide6.QtWidgets import (QFileDialog, QGridLayout, QHBoxLayout, QHeaderView, QInputDialog,
+                               QLabel,
                                QProgressBar, QPushButton, QTreeWidget, QTreeWidgetItem,
                                QVBoxLayout, QWidget)
 
@@ -23,6 +24,9 @@ from app.ui.waveform_view import WaveformView
 
 NAME_ROLE = Qt.ItemDataRole.UserRole
 AUDIO_FILTER = "Audio (*.wav *.flac *.mp3 *.ogg);;All files (*)"
+FIX_LABELS = {"licence": "Accept the licence in Settings", "model": "Get the cloning model",
+              "tiers": "Turn it on in Settings"}
+OWN, OFFLINE = "own voice", "offline voice for now"
 
 
 class VoicePanel(QWidget):
@@ -31,6 +35,7 @@ class VoicePanel(QWidget):
     speak_sample = Signal(str)          # voice name: speak a sample sentence with it
     voice_added = Signal(str)           # a new voice: the controller may prepare its latents
     message = Signal(str)
+    fix_requested = Signal(str)         # "licence" | "model" | "tiers": what makes cloning work
 
     def __init__(self, library, input_device=lambda: None, jobs: Jobs | None = None):
         super().__init__()
@@ -40,15 +45,27 @@ class VoicePanel(QWidget):
         self.active = ""
         self._undo: tuple[str, str] | None = None
         self.busy_jobs = 0
+        self.cloning: tuple[str | None, str] = (None, "")   # the session's report
+
+        self.banner = QLabel()
+        self.banner.setObjectName("voiceBanner")
+        self.banner.setWordWrap(True)
+        self.fix = QPushButton()
+        self.fix.clicked.connect(lambda: self.fix_requested.emit(self.cloning[1]))
+        banner_row = QHBoxLayout()
+        banner_row.addWidget(self.banner, 1)
+        banner_row.addWidget(self.fix, 0, Qt.AlignmentFlag.AlignTop)
+        self.banner.hide()
+        self.fix.hide()
 
         self.list = QTreeWidget()
-        self.list.setHeaderLabels(["Name", "Length", "Language", "Created"])
+        self.list.setHeaderLabels(["Name", "Length", "Language", "Created", "Sounds like"])
         self.list.setRootIsDecorated(False)
         self.list.setAlternatingRowColors(True)
         self.list.setUniformRowHeights(True)
         header = self.list.header()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for col in (1, 2, 3):
+        for col in (1, 2, 3, 4):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
         self.list.currentItemChanged.connect(self._show_selected)
         self.list.itemDoubleClicked.connect(lambda *_: self.use_selected())
@@ -85,6 +102,7 @@ class VoicePanel(QWidget):
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
+        layout.addLayout(banner_row)
         layout.addWidget(self.list, 1)
         layout.addWidget(self.waveform)
         layout.addWidget(self.info)
@@ -106,9 +124,14 @@ class VoicePanel(QWidget):
         for v in voices:
             is_active = v.name.lower() == (self.active or "").lower()
             created = v.created[:10] if v.created else ("built in" if v.bundled else "")
+            own = self.heard_as_itself(v)
             item = QTreeWidgetItem([("★ " if is_active else "") + v.name,
-                                    f"{v.duration_s:.1f} s", v.language, created])
+                                    f"{v.duration_s:.1f} s", v.language, created,
+                                    OWN if own else OFFLINE])
             item.setData(0, NAME_ROLE, v.name)
+            if not own:
+                item.setToolTip(4, f"Sounds like the offline voice (Piper) until the cloned voice "
+                                   f"can be used: {self.cloning[0]}.")
             if v.warnings:
                 item.setToolTip(0, "\n".join(v.warnings))
             if is_active:
@@ -116,6 +139,7 @@ class VoicePanel(QWidget):
                 f.setBold(True)
                 item.setFont(0, f)
             self.list.addTopLevelItem(item)
+        self._show_banner(any(not v.bundled for v in voices))
         names = self.names()
         target = keep if keep in names else (self.active if self.active in names else None)
         if target:
@@ -124,6 +148,27 @@ class VoicePanel(QWidget):
             self.list.setCurrentItem(self.list.topLevelItem(0))
         else:
             self._show_selected()
+
+    def set_cloning(self, why: str | None, fix: str) -> None:
+        """The session's word on cloning: why library voices cannot be heard as themselves now."""
+        self.cloning = (why, fix)
+        self.refresh()
+
+    def heard_as_itself(self, voice) -> bool:
+        # A bundled voice is made from the offline voice; the others need the cloning tier.
+        return voice.bundled or self.cloning[0] is None
+
+    def _show_banner(self, has_own_voices: bool) -> None:
+        why, fix = self.cloning
+        if why is None:
+            self.banner.hide()
+            self.fix.hide()
+            return
+        who = "Your voices sound" if has_own_voices else "Voices you add will sound"
+        self.banner.setText(f"{who} like the offline voice for now: {_esc(why)}.")
+        self.banner.show()
+        self.fix.setText(FIX_LABELS.get(fix, ""))
+        self.fix.setVisible(fix in FIX_LABELS)
 
     def names(self) -> list[str]:
         return [self.list.topLevelItem(i).data(0, NAME_ROLE)
@@ -160,6 +205,9 @@ class VoicePanel(QWidget):
                 self.waveform.clear()
             lines = [f"<b>{_esc(v.name)}</b> — {v.duration_s:.1f} s of reference speech, "
                      f"language {_esc(v.language)}" + (", built in" if v.bundled else "")]
+            if not self.heard_as_itself(v):
+                lines.append(f"Sounds like the offline voice (Piper) for now: "
+                             f"{_esc(self.cloning[0])}.")
             lines += [f"<span style='color:#d29922'>⚠ {_esc(w)}</span>" for w in v.warnings]
             self.info.setText("<br>".join(lines))
         for key in ("use", "play_ref", "play_sample", "export"):
