@@ -20,6 +20,8 @@ from app.ui.voice_panel import VoicePanel
 
 TEXT_ENTRY = (QLineEdit, QTextEdit, QPlainTextEdit, QAbstractSpinBox, QKeySequenceEdit)
 KEY_CONTROLS = (QAbstractButton, QAbstractItemView, QAbstractSlider, QComboBox)  # Space acts on them
+RETURN_KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+SETTINGS_KEY = "Ctrl+,"
 
 
 def key_code(name: str) -> int:
@@ -66,6 +68,7 @@ class MainWindow(QMainWindow):
 
         self.conversation = ConversationView()
         self.meter = LevelMeter()
+        self.meter.setAccessibleName("Microphone level")
         self.talk = PttButton()
         self.talk.set_key_name(self.settings.ui.ptt_key)
         self.talk.set_state("idle")
@@ -91,6 +94,8 @@ class MainWindow(QMainWindow):
         self.video_dock = None
         self.video_factory = video_panel
 
+        for dock in (self.voice_dock,):
+            dock.setAccessibleName(dock.windowTitle())
         self.status = StatusBar()
         self.setStatusBar(self.status)
         self._menus()
@@ -99,13 +104,16 @@ class MainWindow(QMainWindow):
 
     def _menus(self) -> None:
         menu = self.menuBar().addMenu("&Kaytoo")
-        for text, shortcut, slot in (("&Settings…", QKeySequence.StandardKey.Preferences, self.open_settings),
-                                     ("&First-run setup…", None, self.open_first_run),
-                                     ("&Refresh audio devices", None, self.rescan_requested.emit),
-                                     ("&Quit", QKeySequence.StandardKey.Quit, self.close)):
+        settings_keys = QKeySequence.keyBindings(QKeySequence.StandardKey.Preferences)
+        if QKeySequence(SETTINGS_KEY) not in settings_keys:
+            settings_keys.append(QKeySequence(SETTINGS_KEY))   # Linux desktops have no standard one
+        for text, shortcuts, slot in (("&Settings…", settings_keys, self.open_settings),
+                                      ("&First-run setup…", [], self.open_first_run),
+                                      ("&Refresh audio devices", [], self.rescan_requested.emit),
+                                      ("&Quit", QKeySequence.keyBindings(QKeySequence.StandardKey.Quit),
+                                       self.close)):
             action = QAction(text, self)
-            if shortcut is not None:
-                action.setShortcut(shortcut)
+            action.setShortcuts(shortcuts)
             action.triggered.connect(slot)
             menu.addAction(action)
         view = self.menuBar().addMenu("&View")
@@ -128,6 +136,8 @@ class MainWindow(QMainWindow):
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:
         kind = event.type()
+        if kind == QEvent.Type.KeyPress and event.key() in RETURN_KEYS and self._return_clicks(obj):
+            return True
         if kind in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease) and self._ptt_event(event):
             if not event.isAutoRepeat():
                 if kind == QEvent.Type.KeyPress:
@@ -142,6 +152,18 @@ class MainWindow(QMainWindow):
             self.talk.setDown(False)
             self._release()
         return False
+
+    def _return_clicks(self, obj: QObject) -> bool:
+        """Return on a focused button of this window presses it, as in a dialog (Qt does that only
+        in dialogs; lists handle Return themselves: the voice list uses the voice)."""
+        focus = QApplication.focusWidget()
+        if obj is not focus or not isinstance(focus, QAbstractButton) or focus is self.talk:
+            return False
+        if QApplication.activeModalWidget() is not None or QApplication.activeWindow() is not self:
+            return False
+        if focus.isEnabled():
+            focus.animateClick()
+        return True
 
     def _ptt_event(self, event) -> bool:
         if event.key() != self.ptt_key:

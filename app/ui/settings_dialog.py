@@ -38,6 +38,7 @@ class SettingsDialog(QDialog):
         self.error.hide()
 
         tabs = QTabWidget()
+        tabs.setAccessibleName("Settings sections")
         # Audio
         audio = QWidget()
         form = QFormLayout(audio)
@@ -63,6 +64,7 @@ class SettingsDialog(QDialog):
         v.addWidget(QLabel("Voices to try, in order (unticked ones are never used):"))
         row = QHBoxLayout()
         self.tiers = QListWidget()
+        self.tiers.setAccessibleName("Voices to try, in order")
         self.tiers.setMaximumHeight(110)
         enabled = list(s.tts.tiers)
         for name in enabled + [t for t in TIERS if t not in enabled]:

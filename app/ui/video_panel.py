@@ -65,6 +65,7 @@ class VideoPanel(QWidget):
         choose = QPushButton("Choose video…")
         choose.clicked.connect(self._choose_input)
         self.codec = QComboBox()
+        self.codec.setAccessibleName("Codec")
         for code, label in CODEC_LABELS.items():
             self.codec.addItem(label, code)
         self.hls = QCheckBox("Adaptive HLS (360p/720p/1080p, up to the source)")
@@ -95,6 +96,7 @@ class VideoPanel(QWidget):
         self.play_button.clicked.connect(self.toggle_play)
         self.player.playbackStateChanged.connect(self._show_play_state)
         self.source = QComboBox()                 # which output (or HLS rendition) to preview
+        self.source.setAccessibleName("Preview")
         self.source.activated.connect(lambda i: self.preview(i, play=True))
         self._previews: list[tuple[str, int | None]] = []   # (file, rendition height) per entry
         self._want_height: int | None = None

@@ -51,6 +51,7 @@ class VoicePanel(QWidget):
         self.banner.setObjectName("voiceBanner")
         self.banner.setWordWrap(True)
         self.fix = QPushButton()
+        self.fix.setAccessibleName("Make the cloned voice work")
         self.fix.clicked.connect(lambda: self.fix_requested.emit(self.cloning[1]))
         banner_row = QHBoxLayout()
         banner_row.addWidget(self.banner, 1)
@@ -67,8 +68,9 @@ class VoicePanel(QWidget):
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         for col in (1, 2, 3, 4):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        self.list.setAccessibleName("Voices")
         self.list.currentItemChanged.connect(self._show_selected)
-        self.list.itemDoubleClicked.connect(lambda *_: self.use_selected())
+        self.list.activated.connect(lambda *_: self.use_selected())   # Return or a double click
         self.waveform = WaveformView()
         self.info = QLabel()
         self.info.setWordWrap(True)
@@ -168,6 +170,7 @@ class VoicePanel(QWidget):
         self.banner.setText(f"{who} like the offline voice for now: {_esc(why)}.")
         self.banner.show()
         self.fix.setText(FIX_LABELS.get(fix, ""))
+        self.fix.setAccessibleName(self.fix.text())
         self.fix.setVisible(fix in FIX_LABELS)
 
     def names(self) -> list[str]:
