@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 TIER_NAMES = {"xtts": "cloned voice (XTTS)", "piper": "offline voice (Piper)",
@@ -148,6 +148,13 @@ class ConversationView(QScrollArea):
         self.setWidget(inner)
         self.cards: list[TurnCard] = []
         self.active: TurnCard | None = None   # the turn being shown (a timer's card is not one)
+        # Scrolling: at the bottom it stays at the bottom (new cards, growing replies, resizes);
+        # scrolled up, the card at the top stays at the top through a resize.
+        self._stick = True
+        self._anchor: tuple[TurnCard, int] | None = None
+        bar = self.verticalScrollBar()
+        bar.valueChanged.connect(self._scrolled)
+        bar.rangeChanged.connect(self._range_changed)
 
     def set_hint(self, voices: list[str], active: str, key: str = "Space") -> None:
         """The empty window's hint: only questions that work here (a voice that exists)."""
@@ -200,5 +207,40 @@ class ConversationView(QScrollArea):
         return card
 
     def _scroll_to_end(self) -> None:
+        self._stick = True
         bar = self.verticalScrollBar()
-        QTimer.singleShot(0, bar, lambda: bar.setValue(bar.maximum()))
+        bar.setValue(bar.maximum())   # and again when the new card's height is known (_range_changed)
+
+    def at_bottom(self) -> bool:
+        bar = self.verticalScrollBar()
+        return bar.value() >= bar.maximum() - 2
+
+    def top_card(self) -> TurnCard | None:
+        """The card at the top of the view."""
+        y = self.verticalScrollBar().value()
+        return next((c for c in self.cards if c.y() + c.height() > y), None)
+
+    def _scrolled(self, value: int) -> None:
+        if self._resizing:
+            return
+        self._stick = self.at_bottom()
+        card = None if self._stick else self.top_card()
+        self._anchor = (card, value - card.y()) if card is not None else None
+
+    def _range_changed(self, _low: int, high: int) -> None:
+        bar = self.verticalScrollBar()
+        if self._stick:
+            bar.setValue(high)
+        elif self._anchor is not None:
+            card, offset = self._anchor
+            bar.setValue(card.y() + min(offset, card.height() - 1))
+
+    _resizing = False
+
+    def resizeEvent(self, event) -> None:
+        self._resizing = True        # the scroll bar moves on its own while the layout reflows
+        try:
+            super().resizeEvent(event)
+        finally:
+            self._resizing = False
+        self._range_changed(0, self.verticalScrollBar().maximum())
