@@ -66,9 +66,11 @@ def test_declined_licence_is_reported_once_with_its_fix_and_not_on_cards(library
         s.set_voice("narrator")
         first = listener.messages[-1]
         assert "narrator" in first and "offline voice" in first and "licence" in first
+        told = len(listener.messages)
         s.set_voice("Kaytoo")
         s.set_voice("narrator")              # said once, not at every switch
-        assert listener.messages[-1] == "Now speaking with 'narrator'."
+        assert not any("offline" in m for m in listener.messages[told:])
+        assert listener.voices[-1] == "narrator"
 
         result = ask(s, listener, 0)
         assert result.tier == "piper" and result.fallbacks == []   # a choice, not news

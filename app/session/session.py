@@ -71,6 +71,7 @@ class Session:
         self._t_release = 0.0
         self.tier_status: dict[str, str | None] | None = None   # the engine's, once it is ready
         self.cloning_why: tuple[str, str] | None = None
+        self._respawns = 0
         self._told_offline: set[str] = set()   # voices already told they sound like Piper for now
 
     # -- life cycle ------------------------------------------------------------------------------
@@ -153,11 +154,10 @@ class Session:
         self.listener.voice_changed(name)
         why = None if self.heard_as_itself(name) else self.cloning_why
         if why and name.lower() not in self._told_offline:
-            self._told_offline.add(name.lower())   # said once per voice, not at every switch
-            self.listener.message(f"Now speaking with '{name}'. It sounds like the offline voice "
-                                  f"until the cloned voice can be used ({why[0]}).")
-        else:
-            self.listener.message(f"Now speaking with '{name}'.")
+            # Said once per voice, not at every switch (the status bar shows the voice itself).
+            self._told_offline.add(name.lower())
+            self.listener.message(f"'{name}' sounds like the offline voice until the cloned "
+                                  f"voice can be used ({why[0]}).")
 
     def heard_as_itself(self, name: str) -> bool:
         """Does ``name`` sound like itself now? A bundled voice is made from the offline voice
@@ -353,6 +353,13 @@ class Session:
 
     # -- engine, settings, key, network ----------------------------------------------------------
     def _engine_state(self, state: str, detail: str) -> None:
+        if state == "ready":
+            self._respawns = 0
+        elif state == "restarting" and detail.startswith("attempt "):
+            # Count the tries since the engine was last ready (the supervisor's count runs on
+            # across crashes).
+            self._respawns += 1
+            detail = f"attempt {self._respawns}"
         self.listener.engine_state(state, detail)
         if state == "ready":
             threading.Thread(target=self._fetch_tiers, name="tier-status", daemon=True).start()
@@ -391,7 +398,11 @@ class Session:
             threading.Thread(target=self.link.restart, args=(self.settings,),
                              name="engine-restart", daemon=True).start()
         if old.voice.active != new.voice.active:
-            self.listener.voice_changed(new.voice.active)
+            try:   # always the library's spelling
+                self.settings.voice.active = self.voices.get(new.voice.active).name
+            except UserError:
+                pass
+            self.listener.voice_changed(self.settings.voice.active)
         if old.ui.global_ptt_key != new.ui.global_ptt_key:
             self._grab_global_key()
         if (old.tts, old.engine) != (new.tts, new.engine):
