@@ -154,6 +154,7 @@ class FakePlayer:
 class FakeRecorder:
     def __init__(self, device=None, on_level=None):
         self.is_open, self.recording = False, False
+        self.prerolls: list[bool] = []
 
     def open(self) -> None:
         self.is_open = True
@@ -161,8 +162,9 @@ class FakeRecorder:
     def close(self) -> None:
         self.is_open = False
 
-    def begin(self) -> None:
+    def begin(self, preroll: bool = True) -> None:
         self.recording = True
+        self.prerolls.append(preroll)
 
     def end(self) -> np.ndarray:
         self.recording = False

@@ -122,9 +122,14 @@ class Recorder:
         self._recording = False
 
     # -- utterances -----------------------------------------------------------------------------
-    def begin(self) -> None:
-        """Start keeping audio (with the pre-roll) for one utterance."""
+    def begin(self, preroll: bool = True) -> None:
+        """Start keeping audio for one utterance, with the pre-roll unless ``preroll`` is False
+        (a barge-in: what the microphone just heard was Kaytoo's own voice from the speaker)."""
+        if not preroll:
+            self._settle()   # blocks already delivered belong to the pre-roll being dropped
         with self._lock:
+            if not preroll:
+                self._preroll.clear()
             self._resampler = StreamResampler(self.rate, STT_RATE)
             self._parts, self._native, self._frames = [], [], 0
             held = list(self._preroll)

@@ -16,6 +16,8 @@ class SessionListener:
     def first_sound(self, seconds: float) -> None: ...       # release → first reply sample at the device
     def turn_done(self, result: TurnResult) -> None: ...
     def turn_failed(self, why: str) -> None: ...
+    def reply_cut(self, heard_fraction: float) -> None: ...  # the reply stopped (engine lost) after
+                                                             # this fraction of its text was heard
     def announce(self, text: str) -> None: ...               # said unprompted (a timer)
     def said(self, text: str, tier: str) -> None: ...        # spoken outside a turn
     def sample_spoken(self, tier: str) -> None: ...          # a voice sample finished

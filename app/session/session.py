@@ -113,10 +113,12 @@ class Session:
         with self._lock:
             if self.state is TurnState.LISTENING:
                 return
-            if self.state in (TurnState.THINKING, TurnState.SPEAKING):
+            barge_in = self.state in (TurnState.THINKING, TurnState.SPEAKING)
+            if barge_in:
                 self._barge_in()
             self._set(TurnState.LISTENING)
-        if not self.audio.begin_listening(lambda: self.state is TurnState.LISTENING):
+        if not self.audio.begin_listening(lambda: self.state is TurnState.LISTENING,
+                                          preroll=not barge_in):
             self._set(TurnState.IDLE)
 
     def release(self) -> None:
@@ -259,6 +261,10 @@ class Session:
                 self._act(result.action)
         except EngineGone:
             self.link.drop()
+            if events.replied and not cancel.is_set():
+                # What arrived is still played; the card strikes the rest, as a barge-in does.
+                self.audio.end_reply(cancel, timeout=60)
+                self.listener.reply_cut(self.audio.heard_fraction())
             self.listener.turn_failed("The speech engine stopped during that turn; it is "
                                       "restarting. Try again in a moment.")
         except (UserError, NothingCouldServe) as e:

@@ -171,6 +171,7 @@ def assemble(paths: "Paths", settings: "Settings", voices: "VoiceLibrary",
     controller.reply_sentence.connect(window.show_reply_sentence)
     controller.turn_done.connect(window.show_turn)
     controller.turn_failed.connect(window.show_turn_failed)
+    controller.reply_cut.connect(window.conversation.cut_reply)
     controller.announce.connect(window.conversation.announce)
     controller.voice_changed.connect(window.show_voice)
     controller.voice_progress.connect(panel.show_progress)

@@ -26,6 +26,7 @@ class Controller(QObject):
     first_sound = Signal(float)          # release → first reply sample at the device, seconds
     turn_done = Signal(dict)             # TurnResult.to_dict()
     turn_failed = Signal(str)
+    reply_cut = Signal(float)            # the reply stopped (engine lost); fraction of it heard
     announce = Signal(str)               # something said unprompted (a timer)
     said = Signal(str, str)              # text spoken outside a turn, the tier that spoke it
     voice_changed = Signal(str)
@@ -136,6 +137,9 @@ class _Relay(SessionListener):
 
     def turn_failed(self, why: str) -> None:
         self.c.turn_failed.emit(why)
+
+    def reply_cut(self, heard_fraction: float) -> None:
+        self.c.reply_cut.emit(heard_fraction)
 
     def announce(self, text: str) -> None:
         self.c.announce.emit(text)

@@ -47,6 +47,7 @@ class TurnCard(QFrame):
         self.sentences: list[str] = []
         self.cut = False
         self.done = False
+        self.played: float | None = None   # fraction of the reply heard, when it was cut
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 12, 16, 12)
         layout.setSpacing(6)
@@ -85,7 +86,8 @@ class TurnCard(QFrame):
         self.cut = bool(t.get("cut"))
         if t.get("reply") and not self.sentences:
             self.sentences = [t["reply"]]
-        self._render_reply(t.get("played_fraction") if self.cut else None)
+        self.played = t.get("played_fraction") if self.cut else None
+        self._render_reply()
         self.meta.setText(html.escape(timings_text(t)))
         self.meta.show()
         falls = fallback_text(t.get("fallbacks", []))
@@ -99,7 +101,13 @@ class TurnCard(QFrame):
         self.notes.show()
         self._render_reply()
 
-    def _render_reply(self, played_fraction: float | None = None) -> None:
+    def cut_at(self, played_fraction: float) -> None:
+        """The reply stopped part-way (barge-in, engine lost): strike what was never heard."""
+        self.cut, self.played = True, played_fraction
+        self._render_reply()
+
+    def _render_reply(self) -> None:
+        played_fraction = self.played
         text = self.reply_text
         head = "<span style='font-weight:600; color:#39c5bb'>KAYTOO</span>&nbsp;&nbsp;"
         if not text:
@@ -184,6 +192,10 @@ class ConversationView(QScrollArea):
         card.finish(t)
         self.active = None
         self._scroll_to_end()
+
+    def cut_reply(self, played_fraction: float) -> None:
+        if self.active is not None:
+            self.active.cut_at(played_fraction)
 
     def fail_turn(self, why: str) -> None:
         card = self.active if self.active is not None else self.begin_turn(None)
