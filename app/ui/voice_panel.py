@@ -19,6 +19,8 @@ from PySide6.QtWidgets import (QFileDialog, QGridLayout, QHBoxLayout, QHeaderVie
 
 from app.audio import clip
 from app.errors import UserError
+from app.voices import validate
+from app.voices.library import NameTaken
 from app.ui.jobs import Job, Jobs
 from app.ui.waveform_view import WaveformView
 
@@ -78,6 +80,12 @@ class VoicePanel(QWidget):
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
         self.progress.hide()
+        self.error = QLabel()          # the last problem, shown here beside what caused it
+        self.error.setObjectName("voiceError")
+        self.error.setStyleSheet("color:#e5534b")
+        self.error.setWordWrap(True)
+        self.error.setTextFormat(Qt.TextFormat.PlainText)
+        self.error.hide()
 
         specs = [("use", "Use this voice", self.use_selected),
                  ("play_ref", "▶ Reference", self._preview_ref),
@@ -108,6 +116,7 @@ class VoicePanel(QWidget):
         layout.addWidget(self.list, 1)
         layout.addWidget(self.waveform)
         layout.addWidget(self.info)
+        layout.addWidget(self.error)
         layout.addWidget(self.progress)
         layout.addLayout(grid)
         self.refresh()
@@ -225,15 +234,31 @@ class VoicePanel(QWidget):
 
     def add_file(self, name: str, path: Path) -> Job:
         return self._run(lambda job: self.library.add(name, Path(path)), f"Adding '{name}'",
-                         lambda v: self._added(v, f"Added voice '{v.name}'."))
+                         lambda v: self._added(v, f"Added voice '{v.name}'."),
+                         retry=lambda other: self.add_file(other, path))
+
+    def check_file(self, path: Path) -> Job:
+        """Decode and check a clip; only a usable one goes on to be named and added."""
+        def work(job: Job):
+            validate.prepare(clip.load(Path(path)))   # raises UserError with the reason
+
+        return self._run(work, f"Checking {Path(path).name}",
+                         lambda _: self._name_and_add(Path(path)))
+
+    def _name_and_add(self, path: Path) -> None:
+        self._clear_error()
+        name = self.ask_name("Voice name", f"{path.name} is usable. Name the voice:", path.stem[:40])
+        if name:
+            self.add_file(name, path)
 
     def add_recording(self, name: str, samples: np.ndarray, rate: int) -> Job:
         return self._run(lambda job: self.library.add_samples(name, samples, rate),
                          f"Adding '{name}'", lambda v: self._added(v, f"Added voice '{v.name}'."))
 
-    def import_zip(self, path: Path) -> Job:
-        return self._run(lambda job: self.library.import_zip(Path(path)), "Importing the voice",
-                         lambda v: self._added(v, f"Imported voice '{v.name}'."))
+    def import_zip(self, path: Path, name: str | None = None) -> Job:
+        return self._run(lambda job: self.library.import_zip(Path(path), name), "Importing the voice",
+                         lambda v: self._added(v, f"Imported voice '{v.name}'."),
+                         retry=lambda other: self.import_zip(path, other))
 
     def export(self, name: str, path: Path) -> Job:
         return self._run(lambda job: self.library.export(name, Path(path)), f"Exporting '{name}'",
@@ -243,10 +268,11 @@ class VoicePanel(QWidget):
         try:
             v = self.library.rename(old, new)
         except UserError as e:
-            self.message.emit(str(e))
+            self._fail(str(e))
             return False
         if old.lower() == (self.active or "").lower():
             self.active_chosen.emit(v.name)  # the active voice keeps being the active one
+        self._clear_error()
         self.refresh()
         self.select(v.name)
         self.message.emit(f"Renamed '{old}' to '{v.name}'.")
@@ -257,12 +283,12 @@ class VoicePanel(QWidget):
         if not name:
             return False
         if name.lower() == (self.active or "").lower():
-            self.message.emit(f"'{name}' is the voice in use; choose another voice before deleting it.")
+            self._fail(f"'{name}' is the voice in use; choose another voice before deleting it.")
             return False
         try:
             token = self.library.remove(name)
         except UserError as e:
-            self.message.emit(str(e))
+            self._fail(str(e))
             return False
         self._undo = (name, token)
         self.buttons["undo"].setEnabled(True)
@@ -275,17 +301,28 @@ class VoicePanel(QWidget):
         if not self._undo:
             return False
         name, token = self._undo
+        try:
+            v = self.library.undo_remove(token)
+        except NameTaken as e:   # the name was used again meanwhile (a re-import): offer another
+            other = self.ask_name("Restore voice", f"{e} Restore the removed voice as:",
+                                  f"{name} restored")
+            if not other:
+                return False
+            try:
+                v = self.library.undo_remove(token, other)
+            except UserError as e2:
+                self._fail(str(e2))
+                return False
+        except UserError as e:
+            self._fail(str(e))
+            return False
         self._undo = None
         self.buttons["undo"].setEnabled(False)
         self.buttons["undo"].setText("Undo delete")
-        try:
-            v = self.library.undo_remove(token)
-        except UserError as e:
-            self.message.emit(str(e))
-            return False
         self.refresh()
         self.select(v.name)
-        self.message.emit(f"Restored '{name}'.")
+        self._clear_error()
+        self.message.emit(f"Restored '{v.name}'.")
         return True
 
     # -- dialogs (thin) ---------------------------------------------------------------------------
@@ -297,13 +334,16 @@ class VoicePanel(QWidget):
         if self.selected():
             self.speak_sample.emit(self.selected())
 
+    def ask_name(self, title: str, label: str, suggestion: str) -> str | None:
+        """Ask for a voice name (None: cancelled). Tests replace it to answer without a dialog."""
+        name, ok = QInputDialog.getText(self, title, label, text=suggestion)
+        return name.strip() if ok and name.strip() else None
+
     def _add_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Choose a clip of the voice (6–20 s of speech)",
                                               "", AUDIO_FILTER)
         if path:
-            name, ok = QInputDialog.getText(self, "Voice name", "Name:", text=Path(path).stem[:40])
-            if ok:
-                self.add_file(name, Path(path))
+            self.check_file(Path(path))   # the name is asked once the clip is known to be usable
 
     def _record_dialog(self) -> None:
         from app.ui.record_dialog import RecordDialog
@@ -332,13 +372,42 @@ class VoicePanel(QWidget):
                 self.export(name, Path(path))
 
     # -- jobs -------------------------------------------------------------------------------------
-    def _run(self, work, what: str, on_done) -> Job:
+    def _run(self, work, what: str, on_done, retry=None) -> Job:
+        """``retry(other_name)``: run again under another name when the name is taken."""
         job = Job(work, what)
+
+        def failed(why: str) -> None:
+            self._busy(-1)
+            taken = getattr(job, "taken", None)
+            if retry is not None and taken:
+                other = self.ask_name("Name taken", f"{why} Use another name:", f"{taken} 2")
+                if other:
+                    self.retried = retry(other)
+                    return
+            self._fail(why)
+
+        def work_noting_name(j: Job):
+            try:
+                return work(j)
+            except NameTaken as e:
+                j.taken = e.taken
+                raise
+
+        job.work = work_noting_name
         job.signals.started.connect(lambda: self._busy(+1, what))
         job.signals.finished.connect(lambda result: (self._busy(-1), on_done(result)))
-        job.signals.failed.connect(lambda why: (self._busy(-1), self.message.emit(why)))
+        job.signals.failed.connect(failed)
         job.signals.cancelled.connect(lambda: self._busy(-1))
         return self.jobs.start(job)
+
+    def _fail(self, why: str) -> None:
+        self.error.setText(f"⚠ {why}")
+        self.error.show()
+        self.message.emit(why)
+
+    def _clear_error(self) -> None:
+        self.error.clear()
+        self.error.hide()
 
     def _busy(self, delta: int, what: str = "") -> None:
         self.busy_jobs = max(0, self.busy_jobs + delta)
@@ -350,6 +419,7 @@ class VoicePanel(QWidget):
             self.progress.hide()
 
     def _added(self, voice, text: str) -> None:
+        self._clear_error()
         self.refresh()
         self.select(voice.name)
         note = f" Note: {' '.join(voice.warnings)}" if voice.warnings else ""
