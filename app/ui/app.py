@@ -156,6 +156,7 @@ def assemble(paths: "Paths", settings: "Settings", voices: "VoiceLibrary",
     window.test_tone.connect(controller.test_tone)
     window.mic_check.connect(controller.mic_check)
     window.preview_voice.connect(controller.preview_reference)
+    window.stop_audio.connect(controller.stop_audio)
     panel.active_chosen.connect(controller.set_voice)
     panel.preview_reference.connect(controller.preview_reference)
     panel.speak_sample.connect(controller.speak_sample)

@@ -214,6 +214,7 @@ class ConversationView(QScrollArea):
     def _add(self, card: TurnCard) -> TurnCard:
         self.placeholder.hide()
         self._layout.insertWidget(self._layout.count() - 1, card)
+        self._fit_column()
         self.cards.append(card)
         self._scroll_to_end()
         return card
@@ -249,7 +250,18 @@ class ConversationView(QScrollArea):
 
     _resizing = False
 
+    def column_width(self) -> int:
+        """Cards are at most this wide: lines of ~90 characters, not 200 on a wide screen."""
+        label = self.cards[-1].reply if self.cards else self.placeholder
+        label.ensurePolished()
+        return label.fontMetrics().averageCharWidth() * 90 + 32
+
+    def _fit_column(self) -> None:
+        side = max(8, (self.viewport().width() - self.column_width()) // 2)
+        self._layout.setContentsMargins(side, 8, side, 8)
+
     def resizeEvent(self, event) -> None:
+        self._fit_column()
         self._resizing = True        # the scroll bar moves on its own while the layout reflows
         try:
             super().resizeEvent(event)

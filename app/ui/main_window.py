@@ -3,7 +3,7 @@ the voice library dock. It only shows what the controller reports and forwards w
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtCore import QByteArray, QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QAbstractButton, QAbstractItemView, QAbstractSlider,
                                QAbstractSpinBox, QApplication, QComboBox, QDockWidget, QHBoxLayout,
@@ -40,6 +40,7 @@ class MainWindow(QMainWindow):
     test_tone = Signal(object)
     mic_check = Signal(object)
     preview_voice = Signal(str)
+    stop_audio = Signal()
 
     def __init__(self, voice_panel: VoicePanel, settings: Settings, model_store=None,
                  video_panel=None):
@@ -100,6 +101,7 @@ class MainWindow(QMainWindow):
         self.setStatusBar(self.status)
         self._menus()
         self._update_hint()
+        self._restore_layout()
         QApplication.instance().installEventFilter(self)
 
     def _menus(self) -> None:
@@ -122,6 +124,35 @@ class MainWindow(QMainWindow):
             action = QAction("&Video panel", self)
             action.triggered.connect(lambda: self.open_panel("video"))
             view.addAction(action)
+
+    # -- where the window was -----------------------------------------------------------------
+    def _restore_layout(self) -> None:
+        ui = self.settings.ui
+        if ui.dock_tab == "video" and self.video_factory is not None:
+            self.open_panel("video")
+        if ui.window_state:
+            self.restoreState(QByteArray.fromBase64(ui.window_state.encode()))
+        if ui.window_geometry:
+            self.restoreGeometry(QByteArray.fromBase64(ui.window_geometry.encode()))
+
+    def front_dock(self) -> str:
+        """The dock tab in front: the video panel when it is shown over the voice library."""
+        video = self.video_dock
+        if video is not None and video.isVisible() and not video.visibleRegion().isEmpty():
+            return "video"
+        return "voices"
+
+    def layout_settings(self) -> Settings:
+        """The settings with the window's size, place and dock tab as they are now."""
+        s = self.settings.model_copy(deep=True)
+        s.ui.window_geometry = bytes(self.saveGeometry().toBase64()).decode()
+        s.ui.window_state = bytes(self.saveState().toBase64()).decode()
+        s.ui.dock_tab = self.front_dock()
+        return s
+
+    def closeEvent(self, event) -> None:
+        self.settings_applied.emit(changes(self.settings, self.layout_settings()))
+        super().closeEvent(event)
 
     # -- push to talk: button and held key ----------------------------------------------------
     def _press(self) -> None:
@@ -305,6 +336,7 @@ class MainWindow(QMainWindow):
         wizard.test_tone.connect(self.test_tone)
         wizard.mic_check.connect(self.mic_check)
         wizard.preview_voice.connect(self.preview_voice)
+        wizard.stop_preview.connect(self.stop_audio)
         wizard.accepted.connect(
             lambda: self.settings_applied.emit(changes(base, wizard.result_settings())))
         wizard.finished.connect(lambda *_: setattr(self, "first_run", None))
