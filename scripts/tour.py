@@ -106,7 +106,7 @@ class Tour:
     def run(self) -> int:
         from PySide6.QtCore import QEvent, Qt
         from PySide6.QtGui import QKeyEvent
-        from PySide6.QtWidgets import QWizard
+        from PySide6.QtWidgets import QTabWidget, QWizard
 
         from app import paths as paths_mod
         from app.runtime import asset_dir
@@ -147,6 +147,7 @@ class Tour:
             self.shot("tour-2-download-offline.png", wizard)
             wizard.back()
             wizard.licence.decline_btn.setChecked(True)     # a choice: Finish, no warning later
+            wizard.licence.decline_btn.setFocus()
             self.shot("tour-3-licence.png", wizard)
             wizard.button(QWizard.WizardButton.FinishButton).click()
 
@@ -170,6 +171,8 @@ class Tour:
             # 4. Settings.
             dialog = window.open_settings()
             dialog.move(160, 60)
+            tabs = dialog.findChild(QTabWidget)
+            tabs.setCurrentIndex(next(i for i in range(tabs.count()) if tabs.tabText(i) == "General"))
             self.shot("tour-5-settings.png", dialog)
             dialog.reject()
 
