@@ -11,7 +11,7 @@ from app.engines.protocol import Fallback
 from app.runtime import asset_dir
 from app.session import Session, TurnState
 from app.session.audio_io import AudioIO
-from app.session.session import cloning_why
+from app.session.cloning import cloning_why
 from app.settings import Settings
 from app.ui.conversation import ConversationView
 from app.ui.voice_panel import FIX_LABELS, NAME_ROLE, OFFLINE, OWN, VoicePanel

@@ -22,11 +22,11 @@ import numpy as np
 from app.assistant import Action, Assistant, Timers
 from app.audio import devices
 from app.engines.client import EngineGone
-from app.engines.models import ModelStore
 from app.errors import NothingCouldServe, UserError, first_line
 from app.net import is_online
 from app.paths import Paths
 from app.session.audio_io import AudioIO
+from app.session.cloning import Cloning
 from app.session.engine_link import Engine, EngineLink, StateSink, default_engine
 from app.session.global_key import GlobalHotkey
 from app.session.hold import HoldDebouncer
@@ -39,7 +39,6 @@ from app.voices.library import VoiceLibrary
 
 log = logging.getLogger(__name__)
 
-XTTS_MODEL = "xtts-v2"
 SAMPLE_SENTENCE = "Hello. This is how I sound. The odds of you liking it are, frankly, unremarkable."
 ONLINE_PROBE_S = 60.0
 
@@ -69,21 +68,20 @@ class Session:
         self._turn_id = 0
         self._cuts: dict[int, float] = {}
         self._t_release = 0.0
-        self.tier_status: dict[str, str | None] | None = None   # the engine's, once it is ready
-        self.cloning_why: tuple[str, str] | None = None
+        self.cloning = Cloning(paths.models)
         self._respawns = 0
         self._told_offline: set[str] = set()   # voices already told they sound like Piper for now
 
     # -- life cycle ------------------------------------------------------------------------------
     def start(self) -> None:
         self.audio.open()
+        self._report_cloning(None)   # from the settings now; the engine's word once it is ready
         self.link.start()
         try:  # the library's spelling of the active voice ("kaytoo" → "Kaytoo")
             self.settings.voice.active = self.voices.get(self.settings.voice.active).name
         except UserError as e:
             self.listener.message(str(e))
         self.listener.voice_changed(self.settings.voice.active)
-        self._report_cloning()
         self._grab_global_key()
         if self.probe_online:
             threading.Thread(target=self._watch_online, name="online-probe", daemon=True).start()
@@ -154,7 +152,7 @@ class Session:
         self.settings.voice.active = name
         self._save_settings()
         self.listener.voice_changed(name)
-        why = None if self.heard_as_itself(name) else self.cloning_why
+        why = None if self.heard_as_itself(name) else self.cloning.why
         if why and name.lower() not in self._told_offline:
             # Said once per voice, not at every switch (the status bar shows the voice itself).
             self._told_offline.add(name.lower())
@@ -168,7 +166,7 @@ class Session:
             bundled = self.voices.get(name).bundled
         except UserError:
             return False
-        return bundled or self.cloning_why is None
+        return bundled or self.cloning.why is None
 
     def preview_reference(self, name: str) -> None:
         if self._busy("play a preview"):
@@ -255,7 +253,7 @@ class Session:
             result.timings.first_sound_s = round(first - t_release, 4) if first else None
             result.timings.spoken_s = round(time.monotonic() - t_release, 4)
             result.underruns = self.audio.underruns
-            result.fallbacks = [f for f in result.fallbacks if not self.known_fallback(f.tier)]
+            result.fallbacks = [f for f in result.fallbacks if not self.cloning.known(f.tier)]
             self.listener.turn_done(result)
             if not cut:
                 self._act(result.action)
@@ -373,32 +371,23 @@ class Session:
     def _fetch_tiers(self) -> None:
         try:
             with self.link.fresh_client(ready_timeout=10, timeout=30) as client:
-                self.tier_status = client.tier_status()
+                status = client.tier_status()
         except Exception as e:  # the engine went away again: its next "ready" asks anew
             log.info("tier status unavailable: %s", first_line(e))
             return
-        self._report_cloning()
+        self._report_cloning(status)
 
-    def _report_cloning(self) -> None:
+    def _report_cloning(self, status: dict[str, str | None] | None) -> None:
         """Work out (and report) why library voices cannot be heard in their own voice now."""
-        self.cloning_why = cloning_why(self.settings, self.tier_status, self._model_installed())
-        why, fix = self.cloning_why or (None, "")
+        why, fix = self.cloning.update(self.settings, status) or (None, "")
         self.listener.cloning_status(why, fix)
-
-    def _model_installed(self) -> bool | None:
-        try:
-            return ModelStore(self.paths.models).path_for(XTTS_MODEL) is not None
-        except Exception:   # a bad mirror setting, an unreadable folder: not known
-            return None
-
-    def known_fallback(self, tier: str | None) -> bool:
-        """A fallback the user already knows of (the voice panel says it): not news on a card."""
-        return tier == "xtts" and self.cloning_why is not None
 
     def _apply(self, new: Settings) -> None:
         old, self.settings = self.settings, new.model_copy(deep=True)
         self._save_settings()
         self.audio.apply(self.settings.audio)
+        if (old.tts, old.engine) != (new.tts, new.engine):
+            self._report_cloning(None)   # asked again when the new engine is ready
         if (old.tts, old.stt, old.engine) != (new.tts, new.stt, new.engine):
             self.listener.message("Restarting the speech engine to apply the new settings…")
             threading.Thread(target=self.link.restart, args=(self.settings,),
@@ -411,9 +400,6 @@ class Session:
             self.listener.voice_changed(self.settings.voice.active)
         if old.ui.global_ptt_key != new.ui.global_ptt_key:
             self._grab_global_key()
-        if (old.tts, old.engine) != (new.tts, new.engine):
-            self.tier_status = None   # asked again when the new engine is ready
-            self._report_cloning()
         self.assistant.settings = self.settings.assistant
         self.listener.settings_changed(self.settings.model_copy(deep=True))
 
@@ -462,26 +448,6 @@ class Session:
         with self._lock:
             self.state = state
         self.listener.state_changed(state)
-
-
-def cloning_why(settings: Settings, status: dict[str, str | None] | None,
-                model_installed: bool | None) -> tuple[str, str] | None:
-    """None when the cloning tier (XTTS) can serve; else (why not, what fixes it: "licence",
-    "model", "tiers" or "" when the user cannot fix it from the app). ``status``: the engine's
-    tier status (None before it answered)."""
-    if "xtts" not in settings.tts.tiers:
-        return "the cloned voice (XTTS) is turned off", "tiers"
-    if status is not None and "xtts" in status and status["xtts"] is None:
-        return None
-    if not settings.engine.remote_uri:   # a remote engine has its own licence and models
-        if not settings.tts.xtts_consent:
-            return "the XTTS licence was not accepted", "licence"
-        if model_installed is False:
-            return "the cloning model is not downloaded", "model"
-    if status is None:
-        return None   # not known yet: the engine answers once it is ready
-    reason = str(status.get("xtts") or "the engine has no cloning tier").rstrip(".")
-    return f"the cloned voice cannot be used: {reason}", ""
 
 
 class _TurnEvents:
