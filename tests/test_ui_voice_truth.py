@@ -14,7 +14,8 @@ from app.session.audio_io import AudioIO
 from app.session.cloning import cloning_why
 from app.settings import Settings
 from app.ui.conversation import ConversationView
-from app.ui.voice_panel import FIX_LABELS, NAME_ROLE, OFFLINE, OWN, VoicePanel
+from app.ui.cloning_banner import FIX_LABELS
+from app.ui.voice_panel import NAME_ROLE, OFFLINE, OWN, VoicePanel
 from app.voices.library import VoiceLibrary
 from tests.test_session import FakeEngine, FakePlayer, FakeRecorder, FakeSpeech, Recorded, ask
 
@@ -130,17 +131,18 @@ def test_panel_marks_each_voice_and_offers_the_fix(qtbot, library, speak):
     items = [panel.list.topLevelItem(i) for i in range(panel.list.topLevelItemCount())]
     rows = {item.data(0, NAME_ROLE): item.text(4) for item in items}
     assert rows == {"Kaytoo": OWN, "narrator": OFFLINE}
-    assert panel.banner.isVisible() and "not downloaded" in panel.banner.text()
-    assert panel.fix.isVisible() and panel.fix.text() == FIX_LABELS["model"] == "Get the cloning model"
+    assert panel.banner.isVisible() and "not downloaded" in panel.banner.text.text()
+    fix = panel.banner.fix
+    assert fix.isVisible() and fix.text() == FIX_LABELS["model"] == "Get the cloning model"
     panel.select("narrator")
     assert "offline voice" in panel.info.text()
-    panel.fix.click()
+    fix.click()
     assert fixes == ["model"]
 
     panel.set_cloning("the XTTS licence was not accepted", "licence")
-    assert panel.fix.text() == "Accept the licence in Settings"
+    assert fix.text() == "Accept the licence in Settings"
     panel.set_cloning(None, "")
-    assert panel.banner.isHidden() and panel.fix.isHidden()
+    assert panel.banner.isHidden()
     assert all(item.text(4) == OWN for item in
                (panel.list.topLevelItem(i) for i in range(panel.list.topLevelItemCount())))
 
@@ -152,3 +154,22 @@ def test_empty_window_hint_names_only_voices_that_exist(qtbot):
     assert "switch to" not in view.placeholder.text() and "what time is it" in view.placeholder.text()
     view.set_hint(["Kaytoo", "narrator"], "Kaytoo", "F9")
     assert "switch to the narrator voice" in view.placeholder.text() and "(or F9)" in view.placeholder.text()
+
+
+def test_the_fix_buttons_open_the_right_place(qtbot):
+    from app.ui.app import assemble, voice_library
+
+    paths = paths_mod.resolve().ensure()
+    ui = assemble(paths, Settings(), voice_library(paths), probe_online=False)   # not started
+    w = ui.window
+    qtbot.addWidget(w)
+    w.show()
+    w.voice_panel.set_cloning("the cloning model is not downloaded", "model")
+    w.voice_panel.banner.fix.click()
+    assert w.first_run is not None and w.first_run.currentPage() is w.first_run.licence
+    assert w.first_run.licence.accepted                    # Next leads on to the download
+    w.first_run.reject()
+    w.voice_panel.set_cloning("the XTTS licence was not accepted", "licence")
+    w.voice_panel.banner.fix.click()
+    assert w.settings_dialog is not None
+    w.settings_dialog.reject()

@@ -12,8 +12,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import (QFileDialog, QGridLayout, QHBoxLayout, QHeaderView, QInputDialog,
-                               QLabel,
+from PySide6.QtWidgets import (QFileDialog, QGridLayout, QHeaderView, QInputDialog, QLabel,
                                QProgressBar, QPushButton, QTreeWidget, QTreeWidgetItem,
                                QVBoxLayout, QWidget)
 
@@ -21,13 +20,12 @@ from app.audio import clip
 from app.errors import UserError
 from app.voices import validate
 from app.voices.library import NameTaken
+from app.ui.cloning_banner import CloningBanner
 from app.ui.jobs import Job, Jobs
 from app.ui.waveform_view import WaveformView
 
 NAME_ROLE = Qt.ItemDataRole.UserRole
 AUDIO_FILTER = "Audio (*.wav *.flac *.mp3 *.ogg);;All files (*)"
-FIX_LABELS = {"licence": "Accept the licence in Settings", "model": "Get the cloning model",
-              "tiers": "Turn it on in Settings"}
 OWN, OFFLINE = "own voice", "offline voice for now"
 
 
@@ -49,17 +47,8 @@ class VoicePanel(QWidget):
         self.busy_jobs = 0
         self.cloning: tuple[str | None, str] = (None, "")   # the session's report
 
-        self.banner = QLabel()
-        self.banner.setObjectName("voiceBanner")
-        self.banner.setWordWrap(True)
-        self.fix = QPushButton()
-        self.fix.setAccessibleName("Make the cloned voice work")
-        self.fix.clicked.connect(lambda: self.fix_requested.emit(self.cloning[1]))
-        banner_row = QHBoxLayout()
-        banner_row.addWidget(self.banner, 1)
-        banner_row.addWidget(self.fix, 0, Qt.AlignmentFlag.AlignTop)
-        self.banner.hide()
-        self.fix.hide()
+        self.banner = CloningBanner()
+        self.banner.fix_requested.connect(self.fix_requested)
 
         self.list = QTreeWidget()
         self.list.setHeaderLabels(["Name", "Length", "Language", "Created", "Sounds like"])
@@ -112,7 +101,7 @@ class VoicePanel(QWidget):
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
-        layout.addLayout(banner_row)
+        layout.addWidget(self.banner)
         layout.addWidget(self.list, 1)
         layout.addWidget(self.waveform)
         layout.addWidget(self.info)
@@ -150,7 +139,7 @@ class VoicePanel(QWidget):
                 f.setBold(True)
                 item.setFont(0, f)
             self.list.addTopLevelItem(item)
-        self._show_banner(any(not v.bundled for v in voices))
+        self.banner.show_status(*self.cloning, has_own_voices=any(not v.bundled for v in voices))
         names = self.names()
         target = keep if keep in names else (self.active if self.active in names else None)
         if target:
@@ -168,19 +157,6 @@ class VoicePanel(QWidget):
     def heard_as_itself(self, voice) -> bool:
         # A bundled voice is made from the offline voice; the others need the cloning tier.
         return voice.bundled or self.cloning[0] is None
-
-    def _show_banner(self, has_own_voices: bool) -> None:
-        why, fix = self.cloning
-        if why is None:
-            self.banner.hide()
-            self.fix.hide()
-            return
-        who = "Your voices sound" if has_own_voices else "Voices you add will sound"
-        self.banner.setText(f"{who} like the offline voice for now: {_esc(why)}.")
-        self.banner.show()
-        self.fix.setText(FIX_LABELS.get(fix, ""))
-        self.fix.setAccessibleName(self.fix.text())
-        self.fix.setVisible(fix in FIX_LABELS)
 
     def names(self) -> list[str]:
         return [self.list.topLevelItem(i).data(0, NAME_ROLE)
