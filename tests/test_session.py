@@ -174,6 +174,7 @@ class FakeRecorder:
 
     def __init__(self, device=None, on_level=None):
         self.is_open, self.recording, self.on_audio = False, False, None
+        self.prerolls: list[bool] = []
 
     def open(self) -> None:
         self.is_open = True
@@ -181,8 +182,9 @@ class FakeRecorder:
     def close(self) -> None:
         self.is_open = False
 
-    def begin(self, on_audio=None) -> None:
+    def begin(self, on_audio=None, preroll: bool = True) -> None:
         self.recording, self.on_audio = True, on_audio
+        self.prerolls.append(preroll)
 
     def end(self) -> np.ndarray:
         self.recording = False

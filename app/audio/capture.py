@@ -123,11 +123,18 @@ class Recorder:
         self._recording = False
 
     # -- utterances -----------------------------------------------------------------------------
-    def begin(self, on_audio: Callable[[np.ndarray], None] | None = None) -> None:
-        """Start keeping audio (with the pre-roll) for one utterance. ``on_audio`` also gets each
-        16 kHz block as it is kept (on the capture thread: it must not block)."""
+    def begin(self, on_audio: Callable[[np.ndarray], None] | None = None,
+              preroll: bool = True) -> None:
+        """Start keeping audio for one utterance, with the pre-roll unless ``preroll`` is False
+        (a barge-in: what the microphone just heard was Kaytoo's own voice from the speaker).
+        ``on_audio`` also gets each 16 kHz block as it is kept (on the capture thread: it must
+        not block)."""
+        if not preroll:
+            self._settle()   # blocks already delivered belong to the pre-roll being dropped
         with self._lock:
             self._on_audio = on_audio
+            if not preroll:
+                self._preroll.clear()
             self._resampler = StreamResampler(self.rate, STT_RATE)
             self._parts, self._native, self._frames = [], [], 0
             held = list(self._preroll)

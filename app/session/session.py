@@ -27,6 +27,7 @@ from app.errors import NothingCouldServe, UserError, first_line
 from app.net import is_online
 from app.paths import Paths
 from app.session.audio_io import AudioIO
+from app.session.cloning import Cloning
 from app.session.engine_link import Engine, EngineLink, StateSink, default_engine
 from app.session.global_key import GlobalHotkey
 from app.session.hearing import Hearing
@@ -70,10 +71,14 @@ class Session:
         self._cuts: dict[int, float] = {}
         self._t_release = 0.0
         self._hearing: Hearing | None = None
+        self.cloning = Cloning(paths.models)
+        self._respawns = 0
+        self._told_offline: set[str] = set()   # voices already told they sound like Piper for now
 
     # -- life cycle ------------------------------------------------------------------------------
     def start(self) -> None:
         self.audio.open()
+        self._report_cloning(None)   # from the settings now; the engine's word once it is ready
         self.link.start()
         try:  # the library's spelling of the active voice ("kaytoo" → "Kaytoo")
             self.settings.voice.active = self.voices.get(self.settings.voice.active).name
@@ -109,13 +114,15 @@ class Session:
         with self._lock:
             if self.state is TurnState.LISTENING:
                 return
-            if self.state in (TurnState.THINKING, TurnState.SPEAKING):
+            barge_in = self.state in (TurnState.THINKING, TurnState.SPEAKING)
+            if barge_in:
                 self._barge_in()
             self._set(TurnState.LISTENING)
         hearing = Hearing(self.link, self.settings.stt.language) if self.audio.live else None
         self._hearing = hearing
         if not self.audio.begin_listening(lambda: self.state is TurnState.LISTENING,
-                                          hearing.feed if hearing else None):
+                                          hearing.feed if hearing else None,
+                                          preroll=not barge_in):
             if hearing:
                 hearing.abandon()
             self._set(TurnState.IDLE)
@@ -159,7 +166,21 @@ class Session:
         self.settings.voice.active = name
         self._save_settings()
         self.listener.voice_changed(name)
-        self.listener.message(f"Now speaking with the voice '{name}'.")
+        why = None if self.heard_as_itself(name) else self.cloning.why
+        if why and name.lower() not in self._told_offline:
+            # Said once per voice, not at every switch (the status bar shows the voice itself).
+            self._told_offline.add(name.lower())
+            self.listener.message(f"'{name}' sounds like the offline voice until the cloned "
+                                  f"voice can be used ({why[0]}).")
+
+    def heard_as_itself(self, name: str) -> bool:
+        """Does ``name`` sound like itself now? A bundled voice is made from the offline voice
+        (Piper), so it always does; a library voice needs the cloning tier."""
+        try:
+            bundled = self.voices.get(name).bundled
+        except UserError:
+            return False
+        return bundled or self.cloning.why is None
 
     def preview_reference(self, name: str) -> None:
         if self._busy("play a preview"):
@@ -251,11 +272,16 @@ class Session:
             result.timings.first_sound_s = round(first - t_release, 4) if first else None
             result.timings.spoken_s = round(time.monotonic() - t_release, 4)
             result.underruns = self.audio.underruns
+            result.fallbacks = [f for f in result.fallbacks if not self.cloning.known(f.tier)]
             self.listener.turn_done(result)
             if not cut:
                 self._act(result.action)
         except EngineGone:
             self.link.drop()
+            if events.replied and not cancel.is_set():
+                # What arrived is still played; the card strikes the rest, as a barge-in does.
+                self.audio.end_reply(cancel, timeout=60)
+                self.listener.reply_cut(self.audio.heard_fraction())
             self.listener.turn_failed("The speech engine stopped during that turn; it is "
                                       "restarting. Try again in a moment.")
         except (UserError, NothingCouldServe) as e:
@@ -352,18 +378,47 @@ class Session:
 
     # -- engine, settings, key, network ----------------------------------------------------------
     def _engine_state(self, state: str, detail: str) -> None:
+        if state == "ready":
+            self._respawns = 0
+        elif state == "restarting" and detail.startswith("attempt "):
+            # Count the tries since the engine was last ready (the supervisor's count runs on
+            # across crashes).
+            self._respawns += 1
+            detail = f"attempt {self._respawns}"
         self.listener.engine_state(state, detail)
+        if state == "ready":
+            threading.Thread(target=self._fetch_tiers, name="tier-status", daemon=True).start()
+
+    def _fetch_tiers(self) -> None:
+        try:
+            with self.link.fresh_client(ready_timeout=10, timeout=30) as client:
+                status = client.tier_status()
+        except Exception as e:  # the engine went away again: its next "ready" asks anew
+            log.info("tier status unavailable: %s", first_line(e))
+            return
+        self._report_cloning(status)
+
+    def _report_cloning(self, status: dict[str, str | None] | None) -> None:
+        """Work out (and report) why library voices cannot be heard in their own voice now."""
+        why, fix = self.cloning.update(self.settings, status) or (None, "")
+        self.listener.cloning_status(why, fix)
 
     def _apply(self, new: Settings) -> None:
         old, self.settings = self.settings, new.model_copy(deep=True)
         self._save_settings()
         self.audio.apply(self.settings.audio)
+        if (old.tts, old.engine) != (new.tts, new.engine):
+            self._report_cloning(None)   # asked again when the new engine is ready
         if (old.tts, old.stt, old.engine) != (new.tts, new.stt, new.engine):
             self.listener.message("Restarting the speech engine to apply the new settings…")
             threading.Thread(target=self.link.restart, args=(self.settings,),
                              name="engine-restart", daemon=True).start()
         if old.voice.active != new.voice.active:
-            self.listener.voice_changed(new.voice.active)
+            try:   # always the library's spelling
+                self.settings.voice.active = self.voices.get(new.voice.active).name
+            except UserError:
+                pass
+            self.listener.voice_changed(self.settings.voice.active)
         if old.ui.global_ptt_key != new.ui.global_ptt_key:
             self._grab_global_key()
         self.assistant.settings = self.settings.assistant

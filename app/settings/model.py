@@ -80,6 +80,9 @@ class UiSettings(_Section):
     ptt_key: str = "Space"
     global_ptt_key: str | None = None   # a system-wide push-to-talk key (X11 only); None: off
     first_run_done: bool = False
+    window_geometry: str | None = None  # the main window's size and place (Qt saveGeometry, base64)
+    window_state: str | None = None     # its docks (Qt saveState, base64)
+    dock_tab: str | None = None         # the dock tab in front ("voices" or "video")
 
 
 class Settings(_Section):

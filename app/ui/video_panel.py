@@ -15,7 +15,7 @@ from PySide6.QtCore import Qt, QThreadPool, QUrl, Signal
 from PySide6.QtMultimedia import QAudioOutput, QMediaMetaData, QMediaPlayer
 from PySide6.QtMultimediaWidgets import QVideoWidget
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QLabel, QProgressBar,
-                               QPushButton, QSizePolicy, QVBoxLayout, QWidget)
+                               QPushButton, QSizePolicy, QSlider, QVBoxLayout, QWidget)
 
 from app.errors import UserError
 from app.ui.jobs import Job
@@ -23,6 +23,7 @@ from app.ui.jobs import Job
 
 CODEC_LABELS = {"h264": "H.264 (plays everywhere)", "h265": "H.265 / HEVC (smaller)",
                 "vp9": "VP9 (WebM)", "av1": "AV1 (smallest, slow; no preview)"}
+LAST_FRAME_MS = 40     # at the end the preview steps back this far and pauses: a picture, not black
 VIDEO_FILTER = "Videos (*.mp4 *.mkv *.mov *.webm *.avi *.m4v *.ts *.gif);;All files (*)"
 
 
@@ -65,6 +66,7 @@ class VideoPanel(QWidget):
         choose = QPushButton("Choose video…")
         choose.clicked.connect(self._choose_input)
         self.codec = QComboBox()
+        self.codec.setAccessibleName("Codec")
         for code, label in CODEC_LABELS.items():
             self.codec.addItem(label, code)
         self.hls = QCheckBox("Adaptive HLS (360p/720p/1080p, up to the source)")
@@ -95,10 +97,18 @@ class VideoPanel(QWidget):
         self.play_button.clicked.connect(self.toggle_play)
         self.player.playbackStateChanged.connect(self._show_play_state)
         self.source = QComboBox()                 # which output (or HLS rendition) to preview
+        self.source.setAccessibleName("Preview")
         self.source.activated.connect(lambda i: self.preview(i, play=True))
         self._previews: list[tuple[str, int | None]] = []   # (file, rendition height) per entry
         self._want_height: int | None = None
         self.player.mediaStatusChanged.connect(self._media_status)
+        self.seek = QSlider(Qt.Orientation.Horizontal)
+        self.seek.setAccessibleName("Position in the preview")
+        self.seek.setEnabled(False)
+        self.seek.sliderMoved.connect(self.player.setPosition)
+        self.time = QLabel(_clock(0, 0))
+        self.player.durationChanged.connect(self._duration)
+        self.player.positionChanged.connect(self._position)
         self.note = QLabel()
         self.note.setWordWrap(True)
         self.h264_button = QPushButton("Make an H.264 version to preview")
@@ -126,6 +136,10 @@ class VideoPanel(QWidget):
         layout.addLayout(row)
         layout.addWidget(self.result_label)
         layout.addWidget(self.video, 1)
+        row = QHBoxLayout()
+        row.addWidget(self.seek, 1)
+        row.addWidget(self.time)
+        layout.addLayout(row)
         row = QHBoxLayout()
         row.addWidget(self.play_button)
         row.addWidget(self.source, 1)
@@ -264,6 +278,20 @@ class VideoPanel(QWidget):
     def _media_status(self, status) -> None:
         if status == QMediaPlayer.MediaStatus.LoadedMedia:
             self._pick_track()
+        elif status == QMediaPlayer.MediaStatus.EndOfMedia:
+            # Stay on the last picture (the player would show black) and ready to play again.
+            self.player.setPosition(max(0, self.player.duration() - LAST_FRAME_MS))
+            self.player.pause()
+
+    def _duration(self, ms: int) -> None:
+        self.seek.setRange(0, max(0, ms))
+        self.seek.setEnabled(ms > 0)
+        self.time.setText(_clock(self.player.position(), ms))
+
+    def _position(self, ms: int) -> None:
+        if not self.seek.isSliderDown():
+            self.seek.setValue(ms)
+        self.time.setText(_clock(ms, self.player.duration()))
 
     def _pick_track(self) -> None:
         if self._want_height is None:
@@ -320,6 +348,14 @@ class VideoPanel(QWidget):
 
     def _say(self, text: str) -> None:
         self.message.emit(text)
+
+
+def _clock(position_ms: int, duration_ms: int) -> str:
+    """"0:01 / 0:04"."""
+    def mmss(ms: int) -> str:
+        seconds = max(0, int(ms)) // 1000
+        return f"{seconds // 60}:{seconds % 60:02d}"
+    return f"{mmss(position_ms)} / {mmss(duration_ms)}"
 
 
 def summary_html(r: dict) -> str:

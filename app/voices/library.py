@@ -57,6 +57,14 @@ BUILDING_PREFIX = ".new-"
 TOKEN_RE = re.compile(r"(?P<slug>[a-z0-9][a-z0-9-]*)-(?P<time>\d{8}T\d{12})")
 
 
+class NameTaken(UserError):
+    """The name is already a voice's (``taken`` is that voice's spelling): ask for another."""
+
+    def __init__(self, message: str, taken: str):
+        super().__init__(message)
+        self.taken = taken
+
+
 def bundled_voices_dir() -> Path:
     """Where the bundled voices are: assets/voices in the repo or inside the frozen app."""
     from app.runtime import asset_dir
@@ -262,19 +270,23 @@ class VoiceLibrary:
         self._empty_trash()
         return token
 
-    def undo_remove(self, token: str) -> Voice:
+    def undo_remove(self, token: str, name: str | None = None) -> Voice:
+        """Bring a removed voice back; under ``name`` when its own name was taken meanwhile
+        (NameTaken says so)."""
         src = self.root / TRASH / str(token)
         if not TOKEN_RE.fullmatch(str(token)) or not (src / "voice.json").is_file():
             raise UserError("There is nothing to undo: that voice is no longer in the trash.")
         try:
-            name = clean_name(_load_meta(src)["name"])
+            meta = _load_meta(src)
+            own = clean_name(meta["name"])
         except (ValueError, KeyError, TypeError, OSError):
             raise UserError("The removed voice is damaged and cannot be restored.") from None
-        for v in self.list():
-            if v.name.casefold() == name.casefold():
-                raise UserError(f"There is already a voice named '{v.name}'; rename it first, then "
-                                "undo.")
-        target = self._free_folder(slugify(name))
+        new = self._free_name(name) if name else \
+            self._free_name(own, hint="; restore the removed one under another name")
+        if new != own:
+            meta["name"] = new
+            atomic.write_text(src / "voice.json", json.dumps(meta, indent=2, ensure_ascii=False))
+        target = self._free_folder(slugify(new))
         src.rename(target)
         atomic.fsync_dir(self.root)
         return self._read_or_fail(target)
@@ -333,7 +345,7 @@ class VoiceLibrary:
         name = clean_name(name)
         for v in self.list():
             if v.name.casefold() == name.casefold() and (allow is None or v.folder != allow.folder):
-                raise UserError(f"There is already a voice named '{v.name}'{hint}.")
+                raise NameTaken(f"There is already a voice named '{v.name}'{hint}.", v.name)
         return name
 
     def _free_folder(self, slug: str) -> Path:
