@@ -34,6 +34,7 @@ class Effect(Protocol):
 
 
 FORCED_LOAD_LIMIT_S = 300.0
+FORCED_FIRST_AUDIO_S = 60.0  # … and how long it may take to its first audio once loaded
 LAST_TIER_SLACK_S = 30.0     # how far behind real time the last tier may fall before it is given up  # how long a tier asked for by name may take to load its model
 
 
@@ -227,18 +228,23 @@ class Speech:
 
     # The first audio's deadline. A tier chosen automatically must load and speak within it; a
     # tier the user asked for by name is waited for while it loads (up to FORCED_LOAD_LIMIT_S),
-    # then gets the same deadline from the moment it is ready. Re-read while waiting: the load
-    # may finish meanwhile.
+    # then gets a patient deadline from the moment it is ready (they asked for that voice: slow
+    # beats another voice; an error still moves on at once). Re-read while waiting: the load may
+    # finish meanwhile.
     def _first_due(self, worker: _TierWorker, name: str, tier_start: float) -> float:
-        limit = self.chain.deadlines.get(name, 5.0)
+        limit = self._limit(name)
         if name != self.forced:
             return tier_start + limit
         if worker.loaded_at is None:
             return tier_start + FORCED_LOAD_LIMIT_S
         return worker.loaded_at + limit
 
-    def _missed(self, worker: _TierWorker, name: str) -> _Abandon:
+    def _limit(self, name: str) -> float:
         limit = self.chain.deadlines.get(name, 5.0)
+        return max(limit, FORCED_FIRST_AUDIO_S) if name == self.forced else limit
+
+    def _missed(self, worker: _TierWorker, name: str) -> _Abandon:
+        limit = self._limit(name)
         if worker.loaded_at is not None:
             return _Abandon(f"no audio within its {limit:g} s deadline")
         if name == self.forced:
