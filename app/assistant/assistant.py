@@ -10,12 +10,14 @@ from typing import Callable, Iterator
 
 from app import paths
 from app.assistant import history as hist
+from app.assistant import llm
 from app.assistant.grammar import Grammar
 from app.assistant.history import Turn
 from app.assistant.intents import CHANGES, Intent, is_question, understand
 from app.assistant.numbers import count_words, duration_adjective, say_date, say_duration, say_time
 from app.assistant.persona import LINES, SYSTEM_PROMPT, Persona
 from app.assistant.timers import MAX_SECONDS, Timer, Timers
+from app.engines.text import SentenceStream
 
 log = logging.getLogger(__name__)
 
@@ -154,8 +156,6 @@ class Assistant:
         return reply
 
     def _ask_llm(self, heard: str, unknown_text: str) -> Reply:
-        from app.assistant import llm
-
         s = self.settings
         messages = hist.messages(self.history, SYSTEM_PROMPT, heard)
         stream = llm.sentences(llm.stream_reply(s.llm_url, s.llm_model, messages, s.llm_timeout_s),
@@ -365,8 +365,6 @@ def _what(label: str) -> str:
 def split(text: str) -> list[str]:
     """Our own lines into sentences, cut by the engine's one splitter (first letter upper-case,
     for lines that start with a value)."""
-    from app.engines.text import SentenceStream
-
     stream = SentenceStream(min_chars=0, speakable=False)
     parts = stream.feed(text.strip()) + stream.close()
     return [p[0].upper() + p[1:] for p in parts if p]

@@ -16,6 +16,8 @@ import urllib.error
 import urllib.request
 from typing import Iterable, Iterator
 
+from app.engines.text import SentenceStream
+
 MAX_BODY = 1 << 20          # a non-streamed answer larger than this is not a spoken reply
 MAX_TOKENS = 200            # a few spoken sentences; keeps slow local models short
 LONG_SENTENCE = 220         # cut an endless sentence at a comma so speech can start
@@ -141,8 +143,6 @@ def sentences(pieces: Iterable[str], first_within: float | None = None) -> Itera
     showing and history; the engine splits the spoken text the same way), yielding each as soon
     as it is complete. ``first_within`` seconds bound the wait for the first sentence: a model
     that trickles forever counts as too slow."""
-    from app.engines.text import SentenceStream
-
     stream = SentenceStream(min_chars=0, max_chars=LONG_SENTENCE, speakable=False)
     start, said = time.monotonic(), False
     for piece in pieces:

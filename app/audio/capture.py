@@ -22,6 +22,7 @@ import numpy as np
 
 from app.audio.clip import STT_RATE, StreamResampler, rms_dbfs
 from app.audio.devices import close_stream
+from app.audio.devices import pick
 from app.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -87,8 +88,6 @@ class Recorder:
 
     def open(self) -> None:
         import sounddevice as sd
-
-        from app.audio.devices import pick
 
         if self._stream is not None:
             return

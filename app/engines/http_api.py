@@ -24,11 +24,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from pydantic import BaseModel
 
+from app.audio import clip
 from app.audio.clip import STT_RATE, StreamResampler
-from app.engines.protocol import to_pcm16
 from app.engines.core import EngineCore, prepare_text
+from app.engines.protocol import to_pcm16
 from app.engines.server import speak_events
 from app.errors import NothingCouldServe, UserError
+from app.runtime import find_ffmpeg
 
 RATE = 24000  # what OpenAI clients assume for "pcm"; every format is sent at this rate
 MAX_UPLOAD = 25 * 1024 * 1024  # OpenAI's own limit for a transcription upload
@@ -174,8 +176,6 @@ def build_app(core: EngineCore, api_key: str | None = None) -> FastAPI:
 
 
 def _transcribe(core: EngineCore, path: Path, language: str | None):
-    from app.audio import clip
-
     try:
         audio = clip.load(path, STT_RATE)
         return core.transcribe(audio.samples, language)
@@ -209,8 +209,6 @@ async def _with_wav_header(pcm: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
 
 async def _ffmpeg(pcm: AsyncIterator[bytes], fmt: str, speed: float) -> AsyncIterator[bytes]:
     """Encode (and change tempo) in one ffmpeg pipe, reading its output while feeding it."""
-    from app.runtime import find_ffmpeg
-
     exe = find_ffmpeg()
     if exe is None:
         raise ApiError(400, f"response_format '{fmt}' needs ffmpeg, which is not installed; "

@@ -20,6 +20,7 @@ from typing import Callable
 import numpy as np
 
 from app.assistant import Action, Assistant, Timers
+from app.audio import clip
 from app.audio import devices
 from app.engines.client import EngineGone
 from app.engines.protocol import Transcript
@@ -185,7 +186,6 @@ class Session:
     def preview_reference(self, name: str) -> None:
         if self._busy("play a preview"):
             return
-        from app.audio import clip
 
         try:
             voice = self.voices.get(name)

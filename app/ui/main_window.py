@@ -13,9 +13,12 @@ from PySide6.QtWidgets import (QAbstractButton, QAbstractItemView, QAbstractSlid
 from app.settings.merge import changes
 from app.settings.model import Settings
 from app.ui.conversation import ConversationView
+from app.ui.first_run import FirstRunWizard
 from app.ui.level_meter import LevelMeter
 from app.ui.ptt_button import PttButton
+from app.ui.settings_dialog import SettingsDialog
 from app.ui.status_bar import StatusBar
+from app.ui.theme import apply_theme
 from app.ui.voice_panel import VoicePanel
 
 TEXT_ENTRY = (QLineEdit, QTextEdit, QPlainTextEdit, QAbstractSpinBox, QKeySequenceEdit)
@@ -274,8 +277,6 @@ class MainWindow(QMainWindow):
 
     def show_settings(self, settings: Settings) -> None:
         """The controller's settings now in force: apply the window's own (theme, key)."""
-        from app.ui.theme import apply_theme
-
         theme_changed = settings.ui.theme != self.settings.ui.theme
         self.settings = settings.model_copy(deep=True)
         self.ptt_key = key_code(settings.ui.ptt_key)
@@ -312,8 +313,6 @@ class MainWindow(QMainWindow):
 
     # -- dialogs ---------------------------------------------------------------------------------
     def open_settings(self):
-        from app.ui.settings_dialog import SettingsDialog
-
         models = None
         if self.model_store is not None:
             models = [(m.name, m.installed) for m in self.model_store.known() if m.kind == "stt"]
@@ -327,8 +326,6 @@ class MainWindow(QMainWindow):
         return dialog
 
     def open_first_run(self):
-        from app.ui.first_run import FirstRunWizard
-
         if self.model_store is None:
             return None
         base = self.settings.model_copy(deep=True)

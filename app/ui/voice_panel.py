@@ -18,11 +18,12 @@ from PySide6.QtWidgets import (QFileDialog, QGridLayout, QHeaderView, QInputDial
 
 from app.audio import clip
 from app.errors import UserError
-from app.voices import validate
-from app.voices.library import NameTaken
 from app.ui.cloning_banner import CloningBanner
 from app.ui.jobs import Job, Jobs
+from app.ui.record_dialog import RecordDialog
 from app.ui.waveform_view import WaveformView
+from app.voices import validate
+from app.voices.library import NameTaken
 
 NAME_ROLE = Qt.ItemDataRole.UserRole
 AUDIO_FILTER = "Audio (*.wav *.flac *.mp3 *.ogg);;All files (*)"
@@ -322,8 +323,6 @@ class VoicePanel(QWidget):
             self.check_file(Path(path))   # the name is asked once the clip is known to be usable
 
     def _record_dialog(self) -> None:
-        from app.ui.record_dialog import RecordDialog
-
         dialog = RecordDialog(self.input_device(), parent=self)
         dialog.recorded.connect(lambda name, samples, rate: self.add_recording(name, samples, rate))
         dialog.exec()

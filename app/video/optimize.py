@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Callable, Protocol
 
 from app import atomic
-from app.runtime import stop_child
 from app.errors import Cancelled, UserError  # Cancelled: every partial output is removed
+from app.runtime import find_ffmpeg
+from app.runtime import stop_child
 from app.video import hls as hls_mod
 
 CODECS = ("h264", "h265", "vp9", "av1")
@@ -50,8 +51,6 @@ class Tools:
     @classmethod
     def find(cls) -> "Tools":
         """ffmpeg on PATH (with its ffprobe), else the static build inside imageio-ffmpeg."""
-        from app.runtime import find_ffmpeg
-
         ffmpeg = find_ffmpeg()
         if ffmpeg is None:
             raise UserError("ffmpeg was not found; install ffmpeg to optimise videos.")

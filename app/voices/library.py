@@ -40,6 +40,7 @@ from app import atomic
 from app.audio import clip as clip_mod
 from app.engines.tts.base import VoiceRef
 from app.errors import UserError, shown
+from app.runtime import asset_dir
 from app.voices import validate
 
 log = logging.getLogger(__name__)
@@ -67,8 +68,6 @@ class NameTaken(UserError):
 
 def bundled_voices_dir() -> Path:
     """Where the bundled voices are: assets/voices in the repo or inside the frozen app."""
-    from app.runtime import asset_dir
-
     return asset_dir() / "voices"
 
 

