@@ -59,11 +59,11 @@ def test_restart_count_is_per_crash_and_the_voice_is_spelled_as_in_the_library(k
     s.start()
     try:
         assert listener.voices[-1] == "Kaytoo"
-        # what the supervisor reports through two crashes (its own count runs on)
+        # what the supervisor reports through two crashes (each counted afresh: test_supervisor)
         for state, detail in (("restarting", "the engine stopped unexpectedly"),
-                              ("restarting", "attempt 2"), ("restarting", "attempt 3"),
+                              ("restarting", "attempt 1"), ("restarting", "attempt 2"),
                               ("ready", "u"), ("restarting", "the engine stopped unexpectedly"),
-                              ("restarting", "attempt 4")):
+                              ("restarting", "attempt 1")):
             engine.on_state(state, detail)
         attempts = [d for st, d in listener.engine_states if d.startswith("attempt")]
         assert attempts == ["attempt 1", "attempt 2", "attempt 1"]

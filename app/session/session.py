@@ -34,6 +34,7 @@ from app.session.global_key import GlobalHotkey
 from app.session.hearing import Hearing
 from app.session.hold import HoldDebouncer
 from app.session.listener import SessionListener
+from app.session.speaking import SAMPLE_SENTENCE, Speaking
 from app.session.turn import TurnResult, TurnState, run_turn, settings_after
 from app.settings import save
 from app.settings.merge import with_changes
@@ -42,7 +43,6 @@ from app.voices.library import VoiceLibrary
 
 log = logging.getLogger(__name__)
 
-SAMPLE_SENTENCE = "Hello. This is how I sound. The odds of you liking it are, frankly, unremarkable."
 ONLINE_PROBE_S = 60.0
 
 
@@ -67,13 +67,14 @@ class Session:
         self._lock = threading.RLock()
         self._cancel = threading.Event()
         self._closing = threading.Event()
+        self.speaking = Speaking(self.link, self.audio, listener, lambda: self.settings,
+                                 lambda: self.state is TurnState.IDLE, self._closing)
         self._turn: threading.Thread | None = None
         self._turn_id = 0
         self._cuts: dict[int, float] = {}
         self._t_release = 0.0
         self._hearing: Hearing | None = None
         self.cloning = Cloning(paths.models)
-        self._respawns = 0
         self._told_offline: set[str] = set()   # voices already told they sound like Piper for now
 
     # -- life cycle ------------------------------------------------------------------------------
@@ -199,16 +200,11 @@ class Session:
     def speak_sample(self, name: str) -> None:
         if self._busy("speak a sample"):
             return
-        threading.Thread(target=self._say, args=(SAMPLE_SENTENCE, name, True),
-                         name="sample", daemon=True).start()
+        self.speaking.say(SAMPLE_SENTENCE, name, sample=True)
 
     def prepare_voice(self, name: str) -> threading.Event:
-        """Compute a new voice's cloning latents in the background, when the engine's cloning tier
-        can serve (it speaks one word with the voice and caches the latents). Returns a cancel flag."""
-        cancel = threading.Event()
-        threading.Thread(target=self._prepare, args=(name, cancel), name="prepare-voice",
-                         daemon=True).start()
-        return cancel
+        """Compute a new voice's cloning latents in the background (see Speaking.prepare)."""
+        return self.speaking.prepare(name)
 
     def test_tone(self, device: str | None = None) -> None:
         try:
@@ -337,54 +333,10 @@ class Session:
     def _timer_due(self, timer) -> None:
         text = self.assistant.timer_due_text(timer)
         self.listener.announce(text)
-        threading.Thread(target=self._say, args=(text, None, False), daemon=True).start()
-
-    def _say(self, text: str, voice: str | None, report: bool) -> None:
-        """Speak outside a turn (a sample sentence, a timer) on a connection of its own."""
-        while self.state is not TurnState.IDLE and not self._closing.is_set():
-            self._closing.wait(0.1)   # a timer that falls due mid-turn waits for the turn to end
-        try:
-            with self.link.fresh_client(timeout=60.0) as client:
-                self.audio.begin_reply(self.settings.tts.speed)
-                self.audio.sentence_coming(text)
-                speech = client.speak([text], voice or self.settings.voice.active)
-                for chunk in speech:
-                    self.audio.play(chunk)
-                self.audio.end_reply(timeout=120)
-            self.listener.said(text, speech.report.tier or "")
-            if report:
-                self.listener.sample_spoken(speech.report.tier or "")
-        except Exception as e:
-            self.listener.message(f"Could not speak: {first_line(e)}")
-
-    def _prepare(self, name: str, cancel: threading.Event) -> None:
-        text = f"Preparing '{name}' for cloning…"
-        try:
-            if "xtts" not in self.settings.tts.tiers:
-                return
-            with self.link.fresh_client(ready_timeout=120, timeout=600) as client:
-                if client.tier_status().get("xtts", "absent") is not None or cancel.is_set():
-                    return   # the cloning tier cannot serve: nothing to prepare
-                self.listener.voice_progress(text, 0.1)
-                reason = client.prepare_voice(name)
-            if reason is not None:
-                raise UserError(reason)
-            self.listener.message(f"'{name}' is ready for cloning.")
-        except Exception as e:
-            self.listener.message(f"Could not prepare '{name}' in advance ({first_line(e)}); "
-                                  "it is prepared the first time it speaks.")
-        finally:
-            self.listener.voice_progress("", 1.0)
+        self.speaking.say(text)
 
     # -- engine, settings, key, network ----------------------------------------------------------
     def _engine_state(self, state: str, detail: str) -> None:
-        if state == "ready":
-            self._respawns = 0
-        elif state == "restarting" and detail.startswith("attempt "):
-            # Count the tries since the engine was last ready (the supervisor's count runs on
-            # across crashes).
-            self._respawns += 1
-            detail = f"attempt {self._respawns}"
         self.listener.engine_state(state, detail)
         if state == "ready":
             threading.Thread(target=self._fetch_tiers, name="tier-status", daemon=True).start()
