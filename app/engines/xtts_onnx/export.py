@@ -20,6 +20,7 @@ holds fixed inputs and the torch outputs for them: the converter's self-test.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from pathlib import Path
@@ -182,16 +183,26 @@ def export(model_dir: Path, out_dir: Path) -> Path:
                               dynamic_axes=_dynamic_axes(graph, feed, outputs), do_constant_folding=False,
                               dynamo=False)
         proto = onnx.load(str(path))
-        manifest["graphs"][graph] = _rename_weights(proto, module, names)
+        tensors = _rename_weights(proto, module, names)
         onnx.save_model(proto, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
-                        location=f"{graph}.onnx.data", size_threshold=1024)
+                        location=f"{graph}.onnx.data", size_threshold=0)
+        manifest["graphs"][graph] = _with_offsets(tensors, onnx.load(str(path), load_external_data=False))
         for k, v in feed.items():
             reference[f"{graph}/in/{k}"] = v
         for name, v in zip(outputs, run_torch(module, feed)):
             reference[f"{graph}/out/{name}"] = v
     np.savez(out_dir / "reference.npz", **reference)
+    manifest["reference_checkpoint_sha256"] = _sha256(Path(model_dir) / "model.pth")
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=1))
     return out_dir
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def _dynamic_axes(graph: str, feed: dict, outputs: list[str]) -> dict:
@@ -218,6 +229,17 @@ def _param_names(model) -> dict[int, str]:
         if t.numel():
             names.setdefault(t.data_ptr(), k)
     return names
+
+
+def _with_offsets(tensors: list[dict], proto) -> list[dict]:
+    """Where each weight lies in the graph's external data file (the converter writes it there)."""
+    places = {init.name: {e.key: e.value for e in init.external_data} for init in proto.graph.initializer}
+    for t in tensors:
+        place = places[t["name"]]
+        if "location" not in place:
+            raise ValueError(f"{t['name']} was not stored as external data")
+        t["offset"], t["length"] = int(place.get("offset", 0)), int(place["length"])
+    return tensors
 
 
 def _rename_weights(proto, module, names: dict[int, str]) -> list[dict]:
