@@ -198,6 +198,20 @@ CATALOGUE: tuple[ModelSpec, ...] = (
         needs_consent=True),
 )
 
+def _convert_xtts(folder: Path) -> None:
+    """Fill the packaged XTTS ONNX graphs with the downloaded weights (torch-free, once per
+    checkpoint): the tier the packaged app speaks cloned voices with. Skipped where no graphs
+    ship (a source install without exported graphs uses the torch tier)."""
+    from app.engines.xtts_onnx.convert import GRAPHS_DIR, ConversionError, convert, converted
+
+    if not (GRAPHS_DIR / "manifest.json").is_file() or converted(folder):
+        return
+    try:
+        convert(folder)
+    except ConversionError as e:
+        raise UserError(f"The XTTS v2 model was downloaded, but converting it for ONNX Runtime failed: {e}.") from None
+
+
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")   # a plain folder or file name, never a path
 _REPO = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*")
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
@@ -462,6 +476,8 @@ class ModelStore:
                     found = self._download_locked(spec, progress, cancel)
         elif progress:
             progress(spec.size_bytes, spec.size_bytes)
+        if spec.name == "xtts-v2" and found == self.models_dir / spec.name:
+            _convert_xtts(found)
         if accept_licence:
             self.record_consent(spec.name)
         return found

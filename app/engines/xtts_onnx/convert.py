@@ -24,23 +24,44 @@ import sys
 import tempfile
 from pathlib import Path
 
+import logging
+
 import numpy as np
 
+from app.engines.xtts_onnx import quantize as int8
 from app.engines.xtts_onnx.checkpoint import Checkpoint, CheckpointError
 
+log = logging.getLogger(__name__)
 GRAPHS_DIR = Path(__file__).with_name("graphs")
 OUT = "onnx"
 REF_TOLERANCE = {"logits": 1e-2}   # max abs error; everything else 1e-3
 ALIASES = (("parametrizations.weight.original0", "weight_g"), ("parametrizations.weight.original1", "weight_v"))
 
 
+STAMP = "converted.json"
+
+
+def converted(model_dir: Path) -> bool:
+    """Whether ``model_dir/onnx`` was converted from the ``model.pth`` there now (size and mtime)."""
+    try:
+        stamp = json.loads((Path(model_dir) / OUT / STAMP).read_text())
+        return stamp["model.pth"] == _stamp(Path(model_dir) / "model.pth")
+    except (OSError, ValueError, KeyError):
+        return False
+
+
+def _stamp(path: Path) -> str:
+    st = path.stat()
+    return f"{st.st_size}:{st.st_mtime_ns}"
+
+
 class ConversionError(Exception):
     """One plain sentence: why the model could not be converted."""
 
 
-def convert(model_dir: Path, graphs_dir: Path = GRAPHS_DIR) -> tuple[Path, str]:
+def convert(model_dir: Path, graphs_dir: Path | None = None, quantize: bool = True) -> tuple[Path, str]:
     """Convert; returns the installed folder and which self-test passed ("reference"/"checkpoint")."""
-    model_dir, graphs_dir = Path(model_dir), Path(graphs_dir)
+    model_dir, graphs_dir = Path(model_dir), Path(graphs_dir or GRAPHS_DIR)
     try:
         manifest = json.loads((graphs_dir / "manifest.json").read_text())
     except (OSError, ValueError) as e:
@@ -62,6 +83,10 @@ def convert(model_dir: Path, graphs_dir: Path = GRAPHS_DIR) -> tuple[Path, str]:
             test = _self_test(stage, manifest, ckpt)
         finally:
             ckpt.close()
+        if quantize and int8.available():
+            _quantize(stage)
+        stamp = {"model.pth": _stamp(checkpoint_path), "self_test": test}
+        (stage / STAMP).write_text(json.dumps(stamp))
         final = model_dir / OUT
         if final.exists():
             shutil.rmtree(final)
@@ -109,7 +134,7 @@ def _self_test(stage: Path, manifest: dict, ckpt: Checkpoint) -> str:
     import onnxruntime as ort
 
     ref = np.load(stage / "reference.npz")
-    exact = manifest.get("reference_checkpoint_sha256") == _sha256(ckpt.path)
+    exact = manifest.get("reference_checkpoint_sha256") == sha256_file(ckpt.path)
     outputs = {}
     for graph in manifest["graphs"]:
         try:
@@ -137,6 +162,28 @@ def _self_test(stage: Path, manifest: dict, ckpt: Checkpoint) -> str:
     return "reference" if exact else "checkpoint"
 
 
+def _quantize(stage: Path) -> None:
+    """INT8 GPT beside the float32 one; its first step must agree with float32's (cosine ≥ 0.99)."""
+    import onnxruntime as ort
+
+    try:
+        int8.quantize_gpt(stage)
+    except Exception as e:  # the float32 graph still serves: say so, do not fail the conversion
+        log.warning("XTTS stays float32: INT8 quantization failed (%s)", e)
+        return
+    ref = np.load(stage / "reference.npz")
+    latents = []
+    for name in ("gpt.onnx", int8.INT8_GPT):
+        session = ort.InferenceSession(str(stage / name), providers=["CPUExecutionProvider"])
+        feed = {i.name: ref[f"gpt/in/{i.name}"] for i in session.get_inputs()}
+        latents.append(session.run(["latent"], feed)[0].reshape(-1).astype(np.float64))
+    cosine = float(latents[0] @ latents[1] / (np.linalg.norm(latents[0]) * np.linalg.norm(latents[1]) + 1e-12))
+    if not cosine >= 0.99:
+        for f in stage.glob(int8.INT8_GPT + "*"):
+            f.unlink()
+        raise ConversionError(f"the self-test failed: the INT8 GPT drifts from float32 (cosine {cosine:.3f})")
+
+
 def first_block_keys(ckpt: Checkpoint, feed: dict, heads: int) -> np.ndarray:
     """The first GPT block's attention keys for the prompt, in numpy from the checkpoint's tensors:
     embeddings, positions, ln_1 and c_attn in the places the graph reads them from."""
@@ -153,7 +200,7 @@ def first_block_keys(ckpt: Checkpoint, feed: dict, heads: int) -> np.ndarray:
     return qkv[:, d:2 * d].reshape(x.shape[0], heads, d // heads).transpose(1, 0, 2)[None]
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -165,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m app.engines.xtts_onnx.convert",
                                      description="Convert a downloaded XTTS v2 model.pth for ONNX Runtime.")
     parser.add_argument("model_dir", type=Path)
-    parser.add_argument("--graphs", type=Path, default=GRAPHS_DIR)
+    parser.add_argument("--graphs", type=Path, default=None)
     args = parser.parse_args(argv)
     try:
         out, test = convert(args.model_dir, args.graphs)

@@ -10,8 +10,8 @@ Four graphs, each over the model's own modules, with every weight named by its k
   [1, T], ``mel`` [1, M], ``mel_start`` [1] and ``past_{k,v}_i``; the same graph prefills (C=32,
   T>0) and decodes one code per step (C=T=0, M=1). Outputs the last position's code logits and its
   latent (``final_norm`` of the last hidden state: what HiFiGAN decodes), and ``present_{k,v}_i``.
-  The attention is written out here (transformers' cache objects do not trace); the layer norms,
-  projections and MLPs are transformers' own modules.
+  The attention is written out here (transformers' cache objects do not trace) and the Conv1D
+  projections as MatMul + Add (quantizable); the weights are transformers' own.
 - ``hifigan.onnx``: HiFiGAN, latents on its frame grid [1, D, F] + speaker embedding → audio.
 
 ``manifest.json`` lists each graph's tensors (name, shape, dtype); weights carry their checkpoint
@@ -20,7 +20,6 @@ holds fixed inputs and the torch outputs for them: the converter's self-test.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from pathlib import Path
@@ -30,6 +29,8 @@ import onnx
 import torch
 from onnx import numpy_helper
 from torch import nn
+
+from app.engines.xtts_onnx.convert import sha256_file
 
 GRAPHS = ("speaker", "conditioning", "gpt", "hifigan")
 OPSET = 17
@@ -110,7 +111,7 @@ class GptStep(nn.Module):
         for i, block in enumerate(g.gpt.h):
             a, k, v = self._attention(block, block.ln_1(x), past[2 * i], past[2 * i + 1])
             x = x + a
-            x = x + block.mlp(block.ln_2(x))
+            x = x + _linear(block.mlp.act(_linear(block.ln_2(x), block.mlp.c_fc)), block.mlp.c_proj)
             presents += [k, v]
         latent = g.final_norm(g.gpt.ln_f(x[:, -1]))
         return (g.mel_head(latent), latent, *presents)
@@ -118,7 +119,7 @@ class GptStep(nn.Module):
     def _attention(self, block, h, past_k, past_v):
         b, s, d = h.shape
         hd = d // self.heads
-        q, k, v = block.attn.c_attn(h).split(d, dim=2)
+        q, k, v = _linear(h, block.attn.c_attn).split(d, dim=2)
         q, k, v = (t.reshape(b, s, self.heads, hd).transpose(1, 2) for t in (q, k, v))
         k = torch.cat([past_k, k], dim=2)
         v = torch.cat([past_v, v], dim=2)
@@ -127,7 +128,13 @@ class GptStep(nn.Module):
         scores = (q @ k.transpose(2, 3)) / math.sqrt(hd)
         scores = scores.masked_fill(~allowed, torch.finfo(scores.dtype).min)
         out = (scores.softmax(-1) @ v).transpose(1, 2).reshape(b, s, d)
-        return block.attn.c_proj(out), k, v
+        return _linear(out, block.attn.c_proj), k, v
+
+
+def _linear(x, conv1d):
+    """transformers' Conv1D as MatMul + Add (its addmm exports as Gemm, which onnxruntime's
+    dynamic quantization leaves in float32)."""
+    return x @ conv1d.weight + conv1d.bias
 
 
 def example_inputs(model, past_len: int = 0, seed: int = 0) -> dict:
@@ -192,17 +199,9 @@ def export(model_dir: Path, out_dir: Path) -> Path:
         for name, v in zip(outputs, run_torch(module, feed)):
             reference[f"{graph}/out/{name}"] = v
     np.savez(out_dir / "reference.npz", **reference)
-    manifest["reference_checkpoint_sha256"] = _sha256(Path(model_dir) / "model.pth")
+    manifest["reference_checkpoint_sha256"] = sha256_file(Path(model_dir) / "model.pth")
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=1))
     return out_dir
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _dynamic_axes(graph: str, feed: dict, outputs: list[str]) -> dict:
