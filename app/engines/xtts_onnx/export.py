@@ -34,6 +34,7 @@ from app.engines.xtts_onnx.convert import sha256_file
 
 GRAPHS = ("speaker", "conditioning", "gpt", "hifigan")
 OPSET = 17
+KEPT_OUTPUTS = ("present_k_0", "present_v_0")   # of the 60 caches, what the self-test needs
 _REF_TEXT = [5, 9, 17, 3, 2, 11]   # fixed text tokens for the self-test (valid in any vocabulary)
 
 
@@ -188,7 +189,7 @@ def export(model_dir: Path, out_dir: Path) -> Path:
             torch.onnx.export(module, tuple(torch.from_numpy(v) for v in feed.values()), str(path),
                               input_names=list(feed), output_names=outputs, opset_version=OPSET,
                               dynamic_axes=_dynamic_axes(graph, feed, outputs), do_constant_folding=False,
-                              dynamo=False)
+                              keep_initializers_as_inputs=True, dynamo=False)
         proto = onnx.load(str(path))
         tensors = _rename_weights(proto, module, names)
         onnx.save_model(proto, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
@@ -197,7 +198,8 @@ def export(model_dir: Path, out_dir: Path) -> Path:
         for k, v in feed.items():
             reference[f"{graph}/in/{k}"] = v
         for name, v in zip(outputs, run_torch(module, feed)):
-            reference[f"{graph}/out/{name}"] = v
+            if name in KEPT_OUTPUTS or not name.startswith("present_"):
+                reference[f"{graph}/out/{name}"] = v
     np.savez(out_dir / "reference.npz", **reference)
     manifest["reference_checkpoint_sha256"] = sha256_file(Path(model_dir) / "model.pth")
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=1))
@@ -253,6 +255,12 @@ def _rename_weights(proto, module, names: dict[int, str]) -> list[dict]:
         if key is not None:
             entry["name"] = renames[init.name] = key
         tensors.append(entry)
+    # Exported with the weights as inputs so that equal-valued ones (zero biases, unit norms of a
+    # freshly initialised model) are not merged into one; they become plain initializers again here.
+    weights = {init.name for init in proto.graph.initializer}
+    kept = [i for i in proto.graph.input if i.name not in weights]
+    del proto.graph.input[:]
+    proto.graph.input.extend(kept)
     for init in proto.graph.initializer:
         init.name = renames.get(init.name, init.name)
     for node in proto.graph.node:
