@@ -3,11 +3,12 @@
 Stated tolerances (float32 on both sides; what differs is kernel order and our numpy front end):
 - graphs on fixed inputs (reference.npz): max abs error ≤ 1e-4 (speaker embedding, latents,
   present keys/values, HiFiGAN audio), logits ≤ 1e-3 (they reach |1e4| through the stop bias);
-- per step over a whole sentence (greedy, 57 codes): same codes as coqui's own generator, latents
-  max abs ≤ 1e-3, logits max abs ≤ 1e-2 against coqui's mel head on its own latents;
+- per step over a whole sentence (57 codes, coqui's own sampled codes fed back): latents max abs
+  ≤ 1e-3, logits ≤ 1e-2 + 1e-5·|logit| against coqui's mel head on its own latents (measured: 9.5e-4
+  and 0.02 on the stop logit at -1e4);
 - conditioning from a real recording through the numpy front end (resampling, STFT, mel) vs coqui's
   get_conditioning_latents: GPT latents max abs ≤ 2e-3 · max|latents|, speaker embedding
-  max abs ≤ 2e-3 (it is L2-normalised);
+  max abs ≤ 2e-3 (it is L2-normalised) (measured: 4.4e-6 on a range of 2.5, and 1.2e-6);
 - the streamed ONNX audio vs a one-shot torch HiFiGAN decode of the same latents: max abs ≤ 1e-3.
 """
 from __future__ import annotations
@@ -51,9 +52,10 @@ def reference(speak):
     return speak("I have a bad feeling about this. Quiet, there is a fresh one.", name="xtts-reference")
 
 
-def _close(a, b, tol):
-    err = float(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64)).max())
-    assert err <= tol, f"max abs error {err:.3g} > {tol:.3g}"
+def _close(a, b, tol, rtol=0.0):
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    err = float((np.abs(a - b) - rtol * np.abs(b)).max())
+    assert err <= tol, f"max error {err:.3g} > {tol:.3g} (+ {rtol:g} x |value|)"
     return err
 
 
@@ -101,7 +103,7 @@ def test_gpt_steps_match_coqui_generation(coqui, runner):
     logits, latent = next(steps)
     for (code, want_latent), want_logits in zip(expected, head_logits):  # coqui's sampled codes fed back
         _close(latent, want_latent, 1e-3)
-        _close(logits, want_logits, 1e-2)
+        _close(logits, want_logits, 1e-2, rtol=1e-5)   # the stop code's logit sits near -1e4
         logits, latent = steps.send(code)
     assert len(expected) == CODES
     greedy = list(runner.generate(tokens, cond.numpy(), np.random.default_rng(0), greedy=True))
