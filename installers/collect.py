@@ -11,6 +11,8 @@ package name or by a path next to a module's ``__file__``; those are listed here
 - ``piper/espeak-ng-data/**``: the phoneme data Piper's espeak bridge reads;
 - ``faster_whisper/assets/*.onnx``: Silero VAD;
 - ``imageio_ffmpeg/binaries/*``: the static ffmpeg (clip decoding and video optimisation);
+- ``app/engines/xtts_onnx/graphs/*``: the XTTS v2 ONNX graphs without weights (filled from the
+  downloaded model.pth by the torch-free converter; ``onnx`` stays in for its INT8 quantization);
 - ``assets/**`` of the repository, which ``app.runtime.asset_dir`` expects under ``sys._MEIPASS``.
 """
 from __future__ import annotations
@@ -25,6 +27,7 @@ DATA_PACKAGES: dict[str, tuple[str, ...]] = {
     "piper": ("espeak-ng-data/**/*",),
     "faster_whisper": ("assets/*.onnx",),
     "imageio_ffmpeg": ("binaries/*",),
+    "app.engines.xtts_onnx": ("graphs/*",),
 }
 
 # Found only by name at run time (find_spec / importlib.resources), never by an import statement.
@@ -44,13 +47,12 @@ OPTIONAL_EXCLUDES: dict[str, str] = {
     "torchcodec": "xtts",
     "TTS": "xtts",
     "transformers": "xtts",
-    "optimum": "xtts",
 }
 # Pulled in only through optional code paths of dependencies (test runners, plotting, notebooks,
-# onnx model tooling); nothing Kaytoo runs needs them.
+# tooling); nothing Kaytoo runs needs them.
 TOOLING_EXCLUDES: tuple[str, ...] = (
     "tkinter", "matplotlib", "IPython", "jupyter", "notebook", "pytest", "pytestqt", "_pytest",
-    "sympy", "pandas", "onnx", "tensorboard", "triton", "torchvision", "numba", "llvmlite",
+    "sympy", "pandas", "tensorboard", "triton", "torchvision", "numba", "llvmlite",
     "librosa", "sklearn", "PIL",
     # huggingface_hub's optional download/async backends: faster-whisper is only given local model
     # folders, and the app's own model store does its downloads with urllib.
@@ -86,7 +88,7 @@ def package_datas(import_name: str, patterns: tuple[str, ...]) -> list[tuple[str
         if not files:
             raise FileNotFoundError(f"{import_name}: nothing matches {pattern} in {root}")
         for f in files:
-            pairs.append((str(f), str(Path(import_name, f.parent.relative_to(root)))))
+            pairs.append((str(f), str(Path(*import_name.split("."), f.parent.relative_to(root)))))
     return pairs
 
 

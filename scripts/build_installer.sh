@@ -20,6 +20,12 @@ trap 'rm -rf "$check_home"' EXIT
 KAYTOO_HOME="$check_home" dist/kaytoo/kaytoo models list --json \
   | .venv/bin/python -c 'import json,sys; m={x["name"]: x for x in json.load(sys.stdin)["models"]}; assert m["tiny.en"]["bundled"], "tiny.en not bundled"'
 
+# The XTTS ONNX graphs (no weights) and onnx (the INT8 quantizer at conversion) must be in the bundle.
+for f in gpt.onnx hifigan.onnx speaker.onnx conditioning.onnx manifest.json reference.npz; do
+  test -f "dist/kaytoo/_internal/app/engines/xtts_onnx/graphs/$f" || { echo "XTTS graph $f not bundled" >&2; exit 1; }
+done
+test -d dist/kaytoo/_internal/onnx || { echo "onnx not bundled (XTTS INT8 conversion needs it)" >&2; exit 1; }
+
 deb=$(.venv/bin/python installers/make_deb.py --app dist/kaytoo --out dist)
 done_at=$(date +%s)
 echo "build_installer: app dist/kaytoo/ ($(du -sh dist/kaytoo | cut -f1), PyInstaller $((built - start)) s)"

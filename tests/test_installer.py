@@ -108,7 +108,8 @@ def test_only_the_optional_xtts_stack_is_excluded():
     # check() finds it missing with find_spec (the test below): nothing else may depend on it.
     assert set(excluded_but_used) <= set(collect.OPTIONAL_EXCLUDES), excluded_but_used
     users = set().union(*excluded_but_used.values())
-    assert users == {"app.engines.tts.xtts", "app.engines.quantize"}, users
+    assert users == {"app.engines.tts.xtts", "app.engines.quantize",   # the torch tier
+                     "app.engines.xtts_onnx.export", "app.engines.xtts_onnx.published"}, users  # build time
     assert {collect.OPTIONAL_EXCLUDES[m] for m in excluded_but_used} == {"xtts"}
     assert "torch" in excluded_but_used
 

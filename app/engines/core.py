@@ -5,6 +5,7 @@ peer). Models load lazily, on first use or in ``preload``.
 """
 from __future__ import annotations
 
+import importlib.util
 import logging
 import threading
 from typing import Callable, Iterable
@@ -28,9 +29,14 @@ STT_NBEST = 5
 def make_backend(name: str, paths: Paths, settings: Settings) -> TtsBackend:
     """One place that knows how each tier is built (imports stay lazy: tiers import heavy libs late)."""
     if name == "xtts":
+        model_dir = paths.models / "xtts-v2"
+        if xtts_on_onnx():
+            from app.engines.tts.xtts_onnx import XttsOnnxBackend
+
+            return XttsOnnxBackend(model_dir, consent=settings.tts.xtts_consent)
         from app.engines.tts.xtts import XttsBackend
 
-        return XttsBackend(paths.models / "xtts-v2", consent=settings.tts.xtts_consent)
+        return XttsBackend(model_dir, consent=settings.tts.xtts_consent)
     if name == "piper":
         from app.engines.tts.piper import PiperBackend
 
@@ -44,6 +50,11 @@ def make_backend(name: str, paths: Paths, settings: Settings) -> TtsBackend:
 
         return Pyttsx3Backend()
     raise UserError(f"Unknown voice tier '{name}'.")
+
+
+def xtts_on_onnx() -> bool:
+    """The XTTS tier runs on ONNX Runtime where torch or coqui-tts is missing (the packaged app)."""
+    return any(importlib.util.find_spec(m) is None for m in ("torch", "TTS"))
 
 
 class EngineCore:

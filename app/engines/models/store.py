@@ -31,6 +31,21 @@ TOS_TEXT = "I have read, understood and agreed to the Terms and Conditions."
 _REMOVING = ".removing-"
 
 
+def _convert_xtts(folder: Path) -> None:
+    """Fill the packaged XTTS ONNX graphs with the downloaded weights (torch-free, once per
+    checkpoint): the tier the packaged app speaks cloned voices with. Skipped where no graphs
+    ship (a source install without exported graphs uses the torch tier)."""
+    from app.engines.xtts_onnx.convert import GRAPHS_DIR, ConversionError, convert, converted
+
+    if not (GRAPHS_DIR / "manifest.json").is_file() or converted(folder):
+        return
+    try:
+        convert(folder)
+    except ConversionError as e:
+        raise UserError("The XTTS v2 model was downloaded, but converting it for ONNX Runtime "
+                        f"failed: {e}.") from None
+
+
 def package_dir(import_name: str) -> Path | None:
     """Folder of an installed package, found without importing it (no import-time side effects)."""
     try:
@@ -215,6 +230,8 @@ class ModelStore:
                         raise
         elif progress:
             progress(spec.size_bytes, spec.size_bytes)
+        if spec.name == "xtts-v2" and found == self.models_dir / spec.name:
+            _convert_xtts(found)
         if accept_licence:
             self.record_consent(spec.name)
         return found

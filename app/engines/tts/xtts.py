@@ -253,7 +253,7 @@ class XttsBackend(TtsBackend):
             generator.close()
 
 
-class StreamingDecoder:
+class WindowedDecoder:
     """GPT latents in, 24 kHz audio out, one window at a time with a constant cost per window.
 
     HiFiGAN sees the latents resampled onto its own frame grid (4x, then 22.05 → 24 kHz; one frame
@@ -262,18 +262,18 @@ class StreamingDecoder:
     ``[done - CONTEXT, end + CONTEXT)`` reproduces the full decode for frames ``[done, end)``
     exactly. The last few grid frames are held back until more latents arrive, because linear
     resampling still moves them. The resampling itself runs over all latents (negligible next to
-    HiFiGAN); only HiFiGAN, the costly part, is windowed.
+    HiFiGAN); only HiFiGAN, the costly part, is windowed. Subclasses supply the grid and HiFiGAN
+    (torch here, onnxruntime in xtts_onnx.py).
     """
 
     CONTEXT = 16
 
-    def __init__(self, hifigan, speaker_embedding, length_scale: float = 1.0):
-        self.hifigan = hifigan
-        self.g = speaker_embedding
+    def __init__(self, hop: int, mel_compression: int, output_rate: int, input_rate: int,
+                 length_scale: float = 1.0):
         self.length_scale = length_scale
-        self.hop = int(hifigan.output_hop_length)
-        self.frames_per_latent = (length_scale * hifigan.ar_mel_length_compression / self.hop
-                                  * hifigan.output_sample_rate / hifigan.input_sample_rate)
+        self.hop = int(hop)
+        self.compression, self.output_rate, self.input_rate = mel_compression, output_rate, input_rate
+        self.frames_per_latent = length_scale * mel_compression / self.hop * output_rate / input_rate
         self.unsettled = math.ceil(self.frames_per_latent) + 2
         self.done = 0                          # grid frames already emitted
         self.windows: list[int] = []           # grid frames HiFiGAN decoded per call (for tests/bench)
@@ -281,42 +281,67 @@ class StreamingDecoder:
 
     def push(self, latent) -> None:
         """Add GPT latents: [width], [n, width] or [1, n, width]."""
-        self._latents.append(latent.reshape(-1, latent.shape[-1]).float())
+        self._latents.append(latent.reshape(-1, latent.shape[-1]))
 
     def decode(self, final: bool = False) -> np.ndarray:
         """Audio for the frames that are settled now (all of them when ``final``)."""
-        import torch
-
         if not self._latents:
             return np.zeros(0, np.float32)
+        grid = self._grid()
+        total = grid.shape[-1]
+        end = total if final else total - self.unsettled - self.CONTEXT
+        if end <= self.done:
+            return np.zeros(0, np.float32)
+        start = max(0, self.done - self.CONTEXT)
+        stop = total if final else end + self.CONTEXT
+        wav = self._hifigan(grid[..., start:stop])
+        self.windows.append(stop - start)
+        out = wav[(self.done - start) * self.hop:(end - start) * self.hop]
+        self.done = end
+        return np.asarray(out, np.float32)
+
+    def _grid(self):
+        """All latents so far on HiFiGAN's frame grid [1, width, frames]."""
+        raise NotImplementedError
+
+    def _hifigan(self, window) -> np.ndarray:
+        """HiFiGAN over a window of the grid: float32 samples."""
+        raise NotImplementedError
+
+
+class StreamingDecoder(WindowedDecoder):
+    """The windowed decoder over coqui's torch HiFiGAN."""
+
+    def __init__(self, hifigan, speaker_embedding, length_scale: float = 1.0):
+        super().__init__(hifigan.output_hop_length, hifigan.ar_mel_length_compression,
+                         hifigan.output_sample_rate, hifigan.input_sample_rate, length_scale)
+        self.hifigan = hifigan
+        self.g = speaker_embedding
+
+    def push(self, latent) -> None:
+        super().push(latent.float())
+
+    def _hifigan(self, window) -> np.ndarray:
+        import torch
+
         with torch.inference_mode():
-            grid = self._grid()
-            total = grid.shape[-1]
-            end = total if final else total - self.unsettled - self.CONTEXT
-            if end <= self.done:
-                return np.zeros(0, np.float32)
-            start = max(0, self.done - self.CONTEXT)
-            stop = total if final else end + self.CONTEXT
-            wav = self.hifigan.waveform_decoder(grid[..., start:stop], g=self.g).reshape(-1)
-            self.windows.append(stop - start)
-            out = wav[(self.done - start) * self.hop:(end - start) * self.hop]
-            self.done = end
-            return out.float().cpu().numpy().astype(np.float32, copy=False)
+            wav = self.hifigan.waveform_decoder(window, g=self.g).reshape(-1)
+            return wav.float().cpu().numpy()
 
     def _grid(self):
         """The latents on HiFiGAN's frame grid, exactly as coqui's HifiDecoder.forward makes it."""
         import torch
         import torch.nn.functional as F
 
-        z = torch.cat(self._latents, dim=0).unsqueeze(0).transpose(1, 2)  # [1, width, n]
-        z = z.to(next(self.hifigan.parameters()).dtype)
-        if self.length_scale != 1.0:
-            z = F.interpolate(z, scale_factor=self.length_scale, mode="linear")
-        hd = self.hifigan
-        z = F.interpolate(z, scale_factor=[hd.ar_mel_length_compression / hd.output_hop_length], mode="linear")
-        if hd.output_sample_rate != hd.input_sample_rate:
-            z = F.interpolate(z, scale_factor=[hd.output_sample_rate / hd.input_sample_rate], mode="linear")
-        return z
+        with torch.inference_mode():
+            z = torch.cat(self._latents, dim=0).unsqueeze(0).transpose(1, 2)  # [1, width, n]
+            z = z.to(next(self.hifigan.parameters()).dtype)
+            if self.length_scale != 1.0:
+                z = F.interpolate(z, scale_factor=self.length_scale, mode="linear")
+            z = F.interpolate(z, scale_factor=[self.compression / self.hop], mode="linear")
+            if self.output_rate != self.input_rate:
+                z = F.interpolate(z, scale_factor=[self.output_rate / self.input_rate], mode="linear")
+            return z
 
 
 # -- model identity and the latents cache --------------------------------------------------------

@@ -1,0 +1,227 @@
+"""Fill the XTTS v2 ONNX graphs with the weights of a downloaded ``model.pth``, without torch.
+
+    python -m app.engines.xtts_onnx.convert MODEL_DIR [--graphs DIR]
+
+The graphs ship without weights (``graphs/``: ``*.onnx``, ``manifest.json``, ``reference.npz``);
+the manifest says, for every weight, its checkpoint key, shape, dtype and place in the graph's
+external data file. The converter reads the checkpoint (``checkpoint.py``), checks every expected
+tensor's presence, shape and dtype, writes each at its place, then runs a fixed-input self-test
+with onnxruntime. Everything goes to a staging folder that replaces ``MODEL_DIR/onnx`` only when
+all of it passed; on any failure the staging folder is removed and one sentence says why (exit 2).
+
+Self-test: when ``reference.npz`` was made from this very checkpoint (its sha256 is in the
+manifest; the test model's case) the outputs must match it; otherwise (the packaged graphs come
+from a random-weight export) the outputs must be finite, the speaker embedding unit-length, and
+the first GPT block's keys must equal a numpy computation from the checkpoint's own tensors.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import logging
+
+import numpy as np
+
+from app.engines.xtts_onnx import quantize as int8
+from app.engines.xtts_onnx.checkpoint import Checkpoint, CheckpointError
+
+log = logging.getLogger(__name__)
+GRAPHS_DIR = Path(__file__).with_name("graphs")
+OUT = "onnx"
+REF_TOLERANCE = {"logits": 1e-2}   # max abs error; everything else 1e-3
+ALIASES = (("parametrizations.weight.original0", "weight_g"), ("parametrizations.weight.original1", "weight_v"))
+
+
+STAMP = "converted.json"
+
+
+def converted(model_dir: Path) -> bool:
+    """Whether ``model_dir/onnx`` was converted from the ``model.pth`` there now (size and mtime)."""
+    try:
+        stamp = json.loads((Path(model_dir) / OUT / STAMP).read_text())
+        return stamp["model.pth"] == _stamp(Path(model_dir) / "model.pth")
+    except (OSError, ValueError, KeyError):
+        return False
+
+
+def _stamp(path: Path) -> str:
+    st = path.stat()
+    return f"{st.st_size}:{st.st_mtime_ns}"
+
+
+class ConversionError(Exception):
+    """One plain sentence: why the model could not be converted."""
+
+
+def convert(model_dir: Path, graphs_dir: Path | None = None, quantize: bool = True) -> tuple[Path, str]:
+    """Convert; returns the installed folder and which self-test passed ("reference"/"checkpoint")."""
+    model_dir, graphs_dir = Path(model_dir), Path(graphs_dir or GRAPHS_DIR)
+    try:
+        manifest = json.loads((graphs_dir / "manifest.json").read_text())
+    except (OSError, ValueError) as e:
+        raise ConversionError(f"the XTTS graphs in {graphs_dir} are missing or damaged ({type(e).__name__})") from None
+    checkpoint_path = model_dir / "model.pth"
+    if not checkpoint_path.is_file():
+        raise ConversionError(f"{checkpoint_path} does not exist")
+    stage = Path(tempfile.mkdtemp(prefix=".onnx-", dir=model_dir))
+    try:
+        try:
+            ckpt = Checkpoint(checkpoint_path)
+        except CheckpointError as e:
+            raise ConversionError(str(e)) from None
+        try:
+            for graph, tensors in manifest["graphs"].items():
+                _write_graph(ckpt, graph, tensors, graphs_dir, stage)
+            for name in ("manifest.json", "reference.npz"):
+                shutil.copy2(graphs_dir / name, stage / name)
+            test = _self_test(stage, manifest, ckpt)
+        finally:
+            ckpt.close()
+        if quantize and int8.available():
+            _quantize(stage)
+        stamp = {"model.pth": _stamp(checkpoint_path), "self_test": test}
+        (stage / STAMP).write_text(json.dumps(stamp))
+        final = model_dir / OUT
+        if final.exists():
+            shutil.rmtree(final)
+        stage.rename(final)
+        return final, test
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+
+
+def _lookup(ckpt: Checkpoint, name: str) -> str | None:
+    if name in ckpt.tensors:
+        return name
+    for new, old in ALIASES:
+        if name.endswith(new) and name[: -len(new)] + old in ckpt.tensors:
+            return name[: -len(new)] + old
+    return None
+
+
+def _write_graph(ckpt: Checkpoint, graph: str, tensors: list[dict], graphs_dir: Path, stage: Path) -> None:
+    size = max((t["offset"] + t["length"] for t in tensors), default=0)
+    with open(stage / f"{graph}.onnx.data", "wb") as out:
+        out.truncate(size)
+        for t in tensors:
+            key = _lookup(ckpt, t["name"])
+            if key is None:
+                raise ConversionError(f"model.pth has no tensor {t['name']}: it is not the XTTS v2 these graphs expect")
+            rec = ckpt.tensors[key]
+            if list(rec.shape) != t["shape"]:
+                raise ConversionError(f"model.pth's {key} has shape {list(rec.shape)}, the graphs expect {t['shape']}")
+            if rec.dtype != np.dtype(t["dtype"]):
+                raise ConversionError(f"model.pth's {key} is {rec.dtype}, the graphs expect {t['dtype']}")
+            try:
+                data = ckpt.read(key).astype("<" + np.dtype(t["dtype"]).str[1:], copy=False).tobytes()
+            except CheckpointError as e:
+                raise ConversionError(str(e)) from None
+            if len(data) != t["length"]:
+                raise ConversionError(f"model.pth's {key} has {len(data)} bytes, the graphs expect {t['length']}")
+            out.seek(t["offset"])
+            out.write(data)
+    shutil.copy2(graphs_dir / f"{graph}.onnx", stage / f"{graph}.onnx")
+
+
+def _self_test(stage: Path, manifest: dict, ckpt: Checkpoint) -> str:
+    import onnxruntime as ort
+
+    ref = np.load(stage / "reference.npz")
+    exact = manifest.get("reference_checkpoint_sha256") == sha256_file(ckpt.path)
+    outputs = {}
+    for graph in manifest["graphs"]:
+        try:
+            session = ort.InferenceSession(str(stage / f"{graph}.onnx"), providers=["CPUExecutionProvider"])
+            feed = {i.name: ref[f"{graph}/in/{i.name}"] for i in session.get_inputs()}
+            names = [o.name for o in session.get_outputs()]
+            outputs[graph] = dict(zip(names, session.run(None, feed)))
+        except Exception as e:  # onnxruntime refuses the filled graph
+            raise ConversionError(f"the converted {graph} graph does not run ({type(e).__name__})") from None
+        for name, value in outputs[graph].items():
+            if not np.isfinite(value).all():
+                raise ConversionError(f"the self-test failed: the converted {graph} graph gives non-finite {name}")
+            if exact and f"{graph}/out/{name}" in ref.files:
+                err = float(np.abs(value - ref[f"{graph}/out/{name}"]).max())
+                if err > REF_TOLERANCE.get(name, 1e-3):
+                    raise ConversionError(f"the self-test failed: {graph} {name} is off by {err:.3g} from the reference")
+    norm = float(np.linalg.norm(outputs["speaker"]["embedding"]))
+    if abs(norm - 1.0) > 1e-3:
+        raise ConversionError(f"the self-test failed: the speaker embedding has length {norm:.3g}, not 1")
+    keys = first_block_keys(ckpt, {k[len("gpt/in/"):]: ref[k] for k in ref.files if k.startswith("gpt/in/")},
+                            manifest["heads"])
+    err = float(np.abs(outputs["gpt"]["present_k_0"] - keys).max())
+    if err > 1e-3 * max(1.0, float(np.abs(keys).max())):
+        raise ConversionError(f"the self-test failed: the GPT's first keys are off by {err:.3g} from the checkpoint's")
+    return "reference" if exact else "checkpoint"
+
+
+def _quantize(stage: Path) -> None:
+    """INT8 GPT beside the float32 one; its first step must agree with float32's (cosine ≥ 0.99)."""
+    import onnxruntime as ort
+
+    try:
+        int8.quantize_gpt(stage)
+    except Exception as e:  # the float32 graph still serves: say so, do not fail the conversion
+        log.warning("XTTS stays float32: INT8 quantization failed (%s)", e)
+        return
+    ref = np.load(stage / "reference.npz")
+    latents = []
+    for name in ("gpt.onnx", int8.INT8_GPT):
+        session = ort.InferenceSession(str(stage / name), providers=["CPUExecutionProvider"])
+        feed = {i.name: ref[f"gpt/in/{i.name}"] for i in session.get_inputs()}
+        latents.append(session.run(["latent"], feed)[0].reshape(-1).astype(np.float64))
+    cosine = float(latents[0] @ latents[1] / (np.linalg.norm(latents[0]) * np.linalg.norm(latents[1]) + 1e-12))
+    if not cosine >= 0.99:
+        for f in stage.glob(int8.INT8_GPT + "*"):
+            f.unlink()
+        raise ConversionError(f"the self-test failed: the INT8 GPT drifts from float32 (cosine {cosine:.3f})")
+
+
+def first_block_keys(ckpt: Checkpoint, feed: dict, heads: int) -> np.ndarray:
+    """The first GPT block's attention keys for the prompt, in numpy from the checkpoint's tensors:
+    embeddings, positions, ln_1 and c_attn in the places the graph reads them from."""
+    w = ckpt.read
+    text, mel = feed["text"][0], feed["mel"][0]
+    x = np.concatenate([feed["cond"][0],
+                        w("gpt.text_embedding.weight")[text] + w("gpt.text_pos_embedding.emb.weight")[:text.size],
+                        w("gpt.mel_embedding.weight")[mel] + w("gpt.mel_pos_embedding.emb.weight")[:mel.size]])
+    x = x.astype(np.float64)
+    h = (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-5)
+    h = h * w("gpt.gpt.h.0.ln_1.weight") + w("gpt.gpt.h.0.ln_1.bias")
+    qkv = h @ w("gpt.gpt.h.0.attn.c_attn.weight") + w("gpt.gpt.h.0.attn.c_attn.bias")
+    d = x.shape[-1]
+    return qkv[:, d:2 * d].reshape(x.shape[0], heads, d // heads).transpose(1, 0, 2)[None]
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m app.engines.xtts_onnx.convert",
+                                     description="Convert a downloaded XTTS v2 model.pth for ONNX Runtime.")
+    parser.add_argument("model_dir", type=Path)
+    parser.add_argument("--graphs", type=Path, default=None)
+    args = parser.parse_args(argv)
+    try:
+        out, test = convert(args.model_dir, args.graphs)
+    except ConversionError as e:
+        print(f"kaytoo: {e}.", file=sys.stderr)
+        return 2
+    print(f"{out} (self-test: {test})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,157 @@
+"""XTTS v2 on onnxruntime and numpy only: conditioning, GPT decoding with a key/value cache,
+sampling as coqui configures it, and HiFiGAN. No torch, no coqui-tts.
+
+The graphs (export.py) sit in ``<model>/onnx/``; ``gpt.int8.onnx`` (quantize.py) is used instead of
+``gpt.onnx`` when present. Sampling follows transformers' order for coqui's settings: repetition
+penalty over every id seen so far (the prompt's placeholder ids included, as coqui's generate
+does), temperature, top-k, top-p, then a multinomial draw.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from app.engines.xtts_onnx import audio
+
+MIN_CHUNK_SECONDS = 0.33   # coqui skips shorter conditioning chunks
+
+
+class XttsOnnx:
+    """The four sessions and the model's settings; one per loaded model."""
+
+    def __init__(self, model_dir: Path, threads: int = 0, providers: list[str] | None = None):
+        import onnxruntime as ort
+
+        self.model_dir = Path(model_dir)
+        graphs = self.model_dir / "onnx"
+        self.manifest = json.loads((graphs / "manifest.json").read_text())
+        config = json.loads((self.model_dir / "config.json").read_text())
+        self.config, self.args = config, config["model_args"]
+        self.layers, self.heads, self.width = self.manifest["layers"], self.manifest["heads"], self.manifest["width"]
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if threads:
+            opts.intra_op_num_threads = threads
+        providers = providers or ["CPUExecutionProvider"]
+        gpt = graphs / "gpt.int8.onnx"
+        self.precision = "int8" if gpt.is_file() else "fp32"
+        files = {"speaker": graphs / "speaker.onnx", "conditioning": graphs / "conditioning.onnx",
+                 "gpt": gpt if gpt.is_file() else graphs / "gpt.onnx", "hifigan": graphs / "hifigan.onnx"}
+        self.sessions = {name: ort.InferenceSession(str(path), opts, providers=providers)
+                         for name, path in files.items()}
+
+    # -- voices ---------------------------------------------------------------------------------
+    def conditioning(self, samples: np.ndarray, rate: int) -> tuple[np.ndarray, np.ndarray]:
+        """(gpt_cond_latent [1, 32, width], speaker_embedding [1, 512, 1]) as coqui's
+        get_conditioning_latents computes them from one reference."""
+        cfg = self.config
+        wav = np.clip(audio.resample(samples, rate, 22050), -1.0, 1.0)[:22050 * int(cfg["max_ref_len"])]
+        if cfg.get("sound_norm_refs"):
+            wav = wav / np.abs(wav).max() * 0.75
+        speaker = self.sessions["speaker"].run(None, {"mel": audio.speaker_mel(audio.resample(wav, 22050, 16000))})[0]
+        gpt_wav = wav[:22050 * int(cfg["gpt_cond_len"])]
+        step = 22050 * int(cfg["gpt_cond_chunk_len"])
+        styles = [self.sessions["conditioning"].run(None, {"logmel": audio.gpt_mel(chunk)})[0]
+                  for chunk in (gpt_wav[i:i + step] for i in range(0, gpt_wav.size, step))
+                  if chunk.size >= 22050 * MIN_CHUNK_SECONDS]
+        if not styles:
+            raise ValueError(f"the reference is too short (at least {MIN_CHUNK_SECONDS:.2f} s of audio)")
+        return np.mean(styles, axis=0).astype(np.float32), speaker.astype(np.float32)
+
+    # -- GPT ------------------------------------------------------------------------------------
+    def _empty_past(self) -> dict[str, np.ndarray]:
+        shape = (1, self.heads, 0, self.width // self.heads)
+        return {f"past_{kv}_{i}": np.zeros(shape, np.float32) for i in range(self.layers) for kv in "kv"}
+
+    def steps(self, tokens: list[int], cond: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Feed the GPT: yields (logits [vocab], latent [width]) per position, and takes the next
+        code with ``send``. The first yield comes from the prompt (cond + text + start code)."""
+        args = self.args
+        text = np.array([[self._start_text()] + list(tokens) + [self._stop_text()]], np.int64)
+        feed = {"cond": cond.astype(np.float32), "text": text,
+                "mel": np.array([[args["gpt_start_audio_token"]]], np.int64),
+                "mel_start": np.zeros(1, np.int64), **self._empty_past()}
+        empty_cond = np.zeros((1, 0, self.width), np.float32)
+        empty_text = np.zeros((1, 0), np.int64)
+        session, names = self.sessions["gpt"], [o.name for o in self.sessions["gpt"].get_outputs()]
+        position = 0
+        while True:
+            out = dict(zip(names, session.run(None, feed)))
+            code = yield out["logits"][0], out["latent"][0]
+            position += 1
+            feed = {"cond": empty_cond, "text": empty_text, "mel": np.array([[code]], np.int64),
+                    "mel_start": np.array([position], np.int64),
+                    **{n.replace("present", "past"): v for n, v in out.items() if n.startswith("present")}}
+
+    def _start_text(self) -> int:
+        return int(self.manifest["start_text_token"])
+
+    def _stop_text(self) -> int:
+        return int(self.manifest["stop_text_token"])
+
+    def generate(self, tokens: list[int], cond: np.ndarray, rng: np.random.Generator,
+                 greedy: bool = False) -> Iterator[tuple[int, np.ndarray]]:
+        """(code, latent) per step until the stop code or the length limit, as coqui's stream."""
+        cfg, args = self.config, self.args
+        stop = int(args["gpt_stop_audio_token"])
+        limit = int(args["gpt_max_audio_tokens"]) - 3    # coqui's max_gen_mel_tokens
+        seen = np.zeros(int(args["gpt_num_audio_tokens"]), bool)
+        seen[1] = seen[int(args["gpt_start_audio_token"])] = True    # coqui's placeholder prompt ids
+        gen = self.steps(tokens, cond)
+        logits, latent = next(gen)
+        try:
+            for _ in range(limit):
+                code = argmax(logits) if greedy else sample(
+                    logits, seen, rng, float(cfg["temperature"]), int(cfg["top_k"]), float(cfg["top_p"]),
+                    float(cfg["repetition_penalty"]))
+                yield code, latent
+                if code == stop:
+                    return
+                seen[code] = True
+                logits, latent = gen.send(code)
+        finally:
+            gen.close()
+
+    # -- HiFiGAN --------------------------------------------------------------------------------
+    def decode(self, grid: np.ndarray, speaker: np.ndarray) -> np.ndarray:
+        """HiFiGAN on latents already on its frame grid [1, width, frames] → audio samples."""
+        return self.sessions["hifigan"].run(None, {"z": grid.astype(np.float32), "g": speaker})[0].reshape(-1)
+
+
+def argmax(logits: np.ndarray) -> int:
+    return int(np.argmax(logits))
+
+
+def sample(logits: np.ndarray, seen: np.ndarray, rng: np.random.Generator, temperature: float,
+           top_k: int, top_p: float, repetition_penalty: float) -> int:
+    """One code drawn as transformers' processors do for coqui's generate settings."""
+    probs = distribution(logits, seen, temperature, top_k, top_p, repetition_penalty)
+    return int(rng.choice(probs.size, p=probs))
+
+
+def distribution(logits: np.ndarray, seen: np.ndarray, temperature: float, top_k: int, top_p: float,
+                 repetition_penalty: float) -> np.ndarray:
+    """The probabilities a code is drawn from: repetition penalty, temperature, top-k, top-p."""
+    scores = logits.astype(np.float64).copy()
+    if repetition_penalty != 1.0:
+        s = scores[seen]
+        scores[seen] = np.where(s < 0, s * repetition_penalty, s / repetition_penalty)
+    scores /= temperature
+    if 0 < top_k < scores.size:
+        kth = np.partition(scores, -top_k)[-top_k]
+        scores[scores < kth] = -np.inf
+    if top_p < 1.0:
+        order = np.argsort(scores)                      # ascending, as transformers' TopP
+        probs = _softmax(scores[order])
+        drop = np.cumsum(probs) <= (1 - top_p)
+        drop[-1] = False                                # keep at least one
+        scores[order[drop]] = -np.inf
+    return _softmax(scores)
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - np.max(x))
+    return e / e.sum()

@@ -1,0 +1,194 @@
+"""The torch-free converter: model.pth + weightless graphs → runnable ONNX model, in a process where
+importing torch fails; bad checkpoints and mismatched graphs give exit 2, one sentence, no leftovers."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from app.engines.xtts_onnx.export import export
+
+BLOCKER = '''import importlib.machinery, sys
+BLOCKED = ("torch", "torchaudio", "TTS", "transformers")
+class _Blocked(importlib.machinery.PathFinder):
+    # the packaged app's situation: these packages are simply not installed
+    @classmethod
+    def find_spec(cls, name, path=None, target=None):
+        if name.split(".")[0] in BLOCKED:
+            return None
+        return importlib.machinery.PathFinder.find_spec(name, path, target)
+sys.meta_path[:] = [_Blocked if f is importlib.machinery.PathFinder else f for f in sys.meta_path]
+'''
+COPY = ("config.json", "vocab.json", "model.pth")
+
+
+@pytest.fixture(scope="module")
+def graphs(tiny_dir, tmp_path_factory) -> Path:
+    """The tiny model's graphs without their weights, as the package ships the full-size ones."""
+    exported = export(tiny_dir, tmp_path_factory.mktemp("exported"))
+    out = tmp_path_factory.mktemp("graphs")
+    for f in exported.iterdir():
+        if not f.name.endswith(".data"):
+            shutil.copy2(f, out / f.name)
+    return out
+
+
+@pytest.fixture(scope="module")
+def no_torch_env(tmp_path_factory) -> dict:
+    blocker = tmp_path_factory.mktemp("blocker")
+    (blocker / "sitecustomize.py").write_text(BLOCKER)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(blocker), str(Path(__file__).resolve().parents[1])])
+    probe = subprocess.run([sys.executable, "-c", "import torch"], env=env, capture_output=True, text=True)
+    assert probe.returncode != 0 and "No module named 'torch'" in probe.stderr
+    return env
+
+
+def _model(tmp_path: Path, tiny_dir: Path) -> Path:
+    model = tmp_path / "xtts-v2"
+    model.mkdir()
+    for name in COPY:
+        shutil.copy2(tiny_dir / name, model / name)
+    return model
+
+
+def _convert(model: Path, graphs: Path, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "app.engines.xtts_onnx.convert", str(model), "--graphs", str(graphs)],
+                          env=env, capture_output=True, text=True, timeout=600)
+
+
+def _assert_refused(done: subprocess.CompletedProcess, model: Path, words: str) -> None:
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("kaytoo: ") and words in lines[0], done.stderr
+    assert "Traceback" not in done.stderr
+    assert sorted(p.name for p in model.iterdir()) == sorted(COPY)   # nothing left behind
+
+
+def test_converts_and_speaks_without_torch(tmp_path, tiny_dir, graphs, no_torch_env, speak):
+    model = _model(tmp_path, tiny_dir)
+    done = _convert(model, graphs, no_torch_env)
+    assert done.returncode == 0, done.stderr
+    assert "self-test: reference" in done.stdout
+    assert (model / "onnx" / "gpt.int8.onnx").is_file()   # quantized once, here, not at each start
+    expected = export(tiny_dir, tmp_path / "direct")   # the same weights, written by onnx from torch
+    for data in expected.glob("*.onnx.data"):
+        assert (model / "onnx" / data.name).read_bytes() == data.read_bytes()
+
+    reference = speak("I have a bad feeling about this. Quiet, there is a fresh one.", name="xtts-reference")
+    script = ("import sys; import numpy as np; from pathlib import Path\n"
+              "from app.engines.tts.base import VoiceRef\n"
+              "from app.engines.tts.xtts_onnx import XttsOnnxBackend\n"
+              f"b = XttsOnnxBackend(Path({str(model)!r}), consent=True)\n"
+              f"v = VoiceRef('droid', reference_wav=Path({str(reference)!r}), latents_dir=Path({str(tmp_path)!r}))\n"
+              "chunks = list(b.stream('Congratulations, you are being rescued.', v))\n"
+              "assert 'torch' not in sys.modules\n"
+              "print(len(chunks), sum(c.size for c in chunks), b.sample_rate, b.precision)\n")
+    spoken = subprocess.run([sys.executable, "-c", script], env=no_torch_env, capture_output=True, text=True,
+                            timeout=600)
+    assert spoken.returncode == 0, spoken.stderr
+    n, samples, rate, precision = spoken.stdout.split()
+    assert int(n) >= 3 and int(rate) == 24000 and int(samples) > 24000   # 57 codes ≈ 2.6 s of audio
+    assert precision == "int8"
+
+
+def test_other_weights_pass_the_self_test_from_the_checkpoint_itself(tmp_path, tiny_dir, graphs, no_torch_env):
+    """The packaged graphs' references come from other (random) weights: then the self-test checks
+    finiteness, the unit speaker embedding and the first GPT keys against numpy on the checkpoint."""
+    model = _model(tmp_path, tiny_dir)
+    ckpt = torch.load(model / "model.pth", map_location="cpu", weights_only=False)
+    generator = torch.Generator().manual_seed(9)
+    for key, value in ckpt["model"].items():
+        if key.startswith("gpt.gpt.h.") and value.dtype == torch.float32:
+            ckpt["model"][key] = value + 0.01 * torch.randn(value.shape, generator=generator)
+    torch.save(ckpt, model / "model.pth")
+    done = _convert(model, graphs, no_torch_env)
+    assert done.returncode == 0, done.stderr
+    assert "self-test: checkpoint" in done.stdout
+
+
+def _damage(model: Path, how: str) -> None:
+    path = model / "model.pth"
+    data = path.read_bytes()
+    if how == "truncated":
+        path.write_bytes(data[: len(data) // 2])
+    elif how == "corrupted":
+        mid = len(data) // 2
+        path.write_bytes(data[:mid] + bytes(4096) + data[mid + 4096:])
+    else:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+        if how == "missing":
+            del ckpt["model"]["gpt.mel_head.weight"]
+        else:
+            ckpt["model"]["gpt.mel_head.bias"] = torch.zeros(7)
+        torch.save(ckpt, path)
+
+
+@pytest.mark.parametrize("how, words", [("truncated", "model.pth"), ("corrupted", "damaged"),
+                                        ("missing", "no tensor gpt.mel_head.weight"),
+                                        ("wrong-shape", "gpt.mel_head.bias has shape [7]")])
+def test_bad_checkpoints_are_refused_plainly(tmp_path, tiny_dir, graphs, no_torch_env, how, words):
+    model = _model(tmp_path, tiny_dir)
+    _damage(model, how)
+    _assert_refused(_convert(model, graphs, no_torch_env), model, words)
+
+
+def test_a_self_test_mismatch_removes_the_conversion(tmp_path, tiny_dir, graphs, no_torch_env):
+    """Graphs that read two same-shaped weights from each other's places run, but compute the
+    wrong thing: the self-test catches it and nothing is installed."""
+    swapped = tmp_path / "graphs"
+    shutil.copytree(graphs, swapped)
+    manifest = json.loads((swapped / "manifest.json").read_text())
+    gpt = {t["name"]: t for t in manifest["graphs"]["gpt"]}
+    a, b = gpt["gpt.gpt.h.0.ln_1.weight"], gpt["gpt.gpt.h.0.ln_1.bias"]
+    a["offset"], b["offset"] = b["offset"], a["offset"]
+    (swapped / "manifest.json").write_text(json.dumps(manifest))
+    model = _model(tmp_path, tiny_dir)
+    _assert_refused(_convert(model, swapped, no_torch_env), model, "self-test failed")
+
+
+def test_checkpoint_reader_matches_torch(tiny_dir):
+    from app.engines.xtts_onnx.checkpoint import Checkpoint
+
+    ours = Checkpoint(tiny_dir / "model.pth")
+    theirs = torch.load(tiny_dir / "model.pth", map_location="cpu", weights_only=False)["model"]
+    assert set(ours.tensors) == set(theirs)
+    for key in list(theirs)[::7]:
+        np.testing.assert_array_equal(ours.read(key), theirs[key].numpy())
+    ours.close()
+
+
+def test_the_packaged_app_picks_the_onnx_tier_and_converts_after_download(tmp_path, tiny_dir, graphs,
+                                                                          no_torch_env):
+    """Without torch, make_backend gives the ONNX tier; the store's post-download step converts
+    the checkpoint with the packaged graphs (here the tiny model's), once."""
+    (tmp_path / "data" / "models").mkdir(parents=True)
+    model = _model(tmp_path / "data" / "models", tiny_dir)
+    script = (
+        "import sys; from pathlib import Path\n"
+        "import app.engines.xtts_onnx.convert as convert\n"
+        f"convert.GRAPHS_DIR = Path({str(graphs)!r})\n"
+        "from app.engines import models\n"
+        "from app.engines.core import make_backend\n"
+        "from app.paths import Paths\n"
+        "from app.settings.model import Settings\n"
+        f"root = Path({str(tmp_path)!r}); folder = root / 'data' / 'models' / 'xtts-v2'\n"
+        "models._convert_xtts(folder)\n"
+        "first = (folder / 'onnx' / 'converted.json').stat().st_mtime_ns\n"
+        "models._convert_xtts(folder)\n"
+        "assert (folder / 'onnx' / 'converted.json').stat().st_mtime_ns == first\n"
+        "paths = Paths(root / 'config', root / 'data', root / 'cache', root / 'logs', root / 'run')\n"
+        "settings = Settings(); settings.tts.xtts_consent = True\n"
+        "backend = make_backend('xtts', paths, settings)\n"
+        "print(type(backend).__name__, backend.check())\n")
+    done = subprocess.run([sys.executable, "-c", script], env=no_torch_env, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["XttsOnnxBackend", "None"]
