@@ -184,7 +184,7 @@ class Speech:
                             if current is None:
                                 break
                         yield from self._one_sentence(worker, name, current, tier_start, spoke,
-                                                      last=name == self.order[-1])
+                                                      last=name in (self.order[-1], self.forced))
                         spoke = True
                         report.sentences.append(current)
                         current = None
@@ -238,7 +238,8 @@ class Speech:
             if self.cancel.is_set():
                 return
             waiting = not spoke and first
-            # The last tier is not left for being slow: late audio beats none (a busy server).
+            # The last tier, or one asked for by name, is not left for being slow: late audio
+            # beats none (a busy server), and they asked for that voice.
             starve_at = self._play_end + self._lead + (LAST_TIER_SLACK_S if last
                                                        else chain.starve_slack_s)
             item = self._get(worker, (lambda: self._first_due(worker, name, tier_start))
