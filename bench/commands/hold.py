@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import statistics
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -100,10 +101,12 @@ def run_hold(runs: int) -> int:
                 release, tr = fn(audio)
                 t_text = time.monotonic() - release
                 reply = assistant.respond(tr.text)
-                speech = core.speak(list(reply.sentences) or ["Nothing."])
+                stop = threading.Event()
+                speech = core.speak(list(reply.sentences) or ["Nothing."], cancel=stop)
                 chunks = iter(speech)
                 first = next(chunks, None)
                 t_audio = time.monotonic() - release
+                stop.set()          # only the first sound is measured
                 for _rest in chunks:
                     pass
                 times[name][0].append(t_text)
