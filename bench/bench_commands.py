@@ -46,8 +46,13 @@ CONFIGS: dict[str, dict] = {
     "beam5": dict(model="tiny.en", beam=5, nbest=5, prompt=False, pad=250),
     "beam5+prompt": dict(model="tiny.en", beam=5, nbest=5, prompt=True, pad=250),
     "beam5+prompt+pad400": dict(model="tiny.en", beam=5, nbest=5, prompt=True, pad=400),
+    "beam5+words": dict(model="tiny.en", beam=5, nbest=5, prompt="words", pad=250),
     "base+prompt": dict(model="base", beam=5, nbest=5, prompt=True, pad=250),
 }
+# Tried as a prompt: the vocabulary as a word list, no whole command a noise could turn into.
+WORDS_PROMPT = ("Kaytoo: timer, minutes, seconds, hours, remind, reminder, cancel, stop, repeat, "
+                "slower, faster, louder, softer, volume, voice, voices, library, video, panel, "
+                "time, day, week, date, thanks. ")
 BASELINE = "greedy"
 # The second pass: base re-hears only what the first pass was unsure of.
 CASCADE_FIRST, CASCADE_SECOND, CASCADE_MAX = "beam5+prompt", "base+prompt", 0.6
@@ -104,7 +109,9 @@ def decode(config: str, items, conditions: list[str], only: set[str] | None = No
     stt = WhisperStt(ModelStore(CACHE / "models").path_for(c["model"]), beam_size=c["beam"],
                      nbest=c["nbest"], pad_ms=c["pad"])
     stt.load()
-    prompt = command_prompt(ALL_VOICES) if c["prompt"] else None
+    prompt = command_prompt(ALL_VOICES) if c["prompt"] is True else None
+    if c["prompt"] == "words":
+        prompt = WORDS_PROMPT + ", ".join(ALL_VOICES) + "."
     print(f"{config}: {len(todo)} to transcribe", flush=True)
     t0 = time.monotonic()
     for n, (u, v, cond) in enumerate(todo, 1):
