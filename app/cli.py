@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from pathlib import Path
 from typing import Callable
 
 from app.console import end_progress, progress_line, show
-from app.errors import NothingCouldServe, UserError
+from app.errors import NothingCouldServe, UserError, os_error_sentence
 
 log = logging.getLogger("kaytoo")
 
@@ -32,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("engine", help="run the speech engine as a Wyoming server")
     e.add_argument("--uri", required=True, help="stdio://, unix://PATH or tcp://HOST:PORT")
     e.add_argument("--allow-remote", action="store_true", help="allow a non-loopback TCP address")
+    e.add_argument("--http", metavar="HOST:PORT", help="also serve the OpenAI-style speech API")
+    e.add_argument("--api-key-file", metavar="F", help="every HTTP request must send this key")
 
     li = sub.add_parser("listen", help="transcribe an audio file")
     li.add_argument("audio", type=Path)
@@ -97,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    # A log file that cannot be written (a full disk) must not print "--- Logging error ---" blocks.
+    logging.raiseExceptions = False
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
@@ -111,6 +116,10 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     except KeyboardInterrupt:
         return 130
+    except OSError as e:  # a full disk, a read-only folder …: the user's problem to fix, one line
+        log.info("file operation failed", exc_info=True)
+        print(f"kaytoo: {os_error_sentence(e)}", file=sys.stderr)
+        return 2
     except Exception as e:  # a bug: log the traceback, show one line
         log.exception("unexpected error")
         print(f"kaytoo: internal error: {type(e).__name__}: {e} (details in the log)", file=sys.stderr)
@@ -118,23 +127,35 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from app import bootstrap, paths as paths_mod, settings as settings_mod
+    from app import bootstrap, leftovers, paths as paths_mod, settings as settings_mod
 
+    # onnxruntime (Piper, Silero VAD) would otherwise keep a device id and a telemetry queue in
+    # ~/.cache/Microsoft/DeveloperTools, outside Kaytoo's folders; the engine child inherits this.
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
     paths = paths_mod.resolve().ensure()
+    lock = leftovers.hold_and_sweep(paths)  # held while the command runs: see app/leftovers.py
     log_name = {"engine": "engine", "gui": "kaytoo-gui"}.get(args.command, "kaytoo")
     bootstrap.setup_logging(paths, args.verbose, log_name)
     settings, warning = settings_mod.load(paths.settings_file)
     if warning:
         print(f"kaytoo: {warning}", file=sys.stderr)
     command = args.command
-    if command == "gui":  # the window shows the warning too: it may have no terminal
-        from app.ui.app import run_gui
-
-        return run_gui(args, paths, settings, warning)
     handler: Callable[..., int] = {
-        "engine": _engine, "listen": _listen, "say": _say, "turn": _turn,
+        "gui": _gui, "engine": _engine, "listen": _listen, "say": _say, "turn": _turn,
         "voices": _voices, "models": _models, "video": _video}[command]
-    return handler(args, paths, settings)
+    try:
+        if command == "gui":  # the window shows the warning too: it may have no terminal
+            return _gui(args, paths, settings, warning)
+        return handler(args, paths, settings)
+    finally:
+        if lock is not None:
+            lock.close()
+
+
+def _gui(args, paths, settings, warning: str | None = None) -> int:
+    from app.ui.app import run_gui
+
+    return run_gui(args, paths, settings, warning)
 
 
 def _video(args, paths, settings) -> int:
@@ -150,11 +171,25 @@ def _core(paths, settings):
 
 
 def _engine(args, paths, settings) -> int:
-    import os
+    from app.engines.threads import configure_process
 
+    configure_process()  # before any inference library loads
     from app.engines import server
 
     uri = server.check_uri(args.uri, args.allow_remote)
+    http = None
+    if args.http:
+        from app.engines import http_api
+
+        host, _, port = args.http.rpartition(":")
+        if not host or not port.isdigit():
+            raise UserError(f"--http needs HOST:PORT, e.g. 127.0.0.1:8000; got '{args.http}'.")
+        host = host.strip("[]")
+        key = http_api.read_key(args.api_key_file)
+        http_api.check_http(host, int(port), args.allow_remote, key)
+        http = lambda: http_api.serve_http(core, host, int(port), key)  # noqa: E731
+    elif args.api_key_file:
+        raise UserError("--api-key-file only applies to --http.")
     protocol_out = None
     if uri.startswith("stdio"):
         # The protocol keeps a private copy of stdout; fd 1, where print() and native libraries
@@ -162,7 +197,8 @@ def _engine(args, paths, settings) -> int:
         sys.stdout.flush()
         protocol_out = os.fdopen(os.dup(1), "wb")
         os.dup2(2, 1)
-    server.run(_core(paths, settings), uri, protocol_out)
+    core = _core(paths, settings)
+    server.run(core, uri, protocol_out, http)
     return 0
 
 
@@ -231,7 +267,10 @@ def _turn(args, paths, settings) -> int:
     if changed is not None:  # "switch to the narrator voice" holds for the next command too
         from app.settings import save
 
-        save(paths.settings_file, changed)
+        try:
+            save(paths.settings_file, changed)
+        except UserError as e:  # the reply is written: report it, and say what was not kept
+            print(f"kaytoo: {e}", file=sys.stderr)
     full = result.to_dict()
     t = {k: v for k, v in full["timings"].items() if v is not None}
     if release is not None:  # from the moment the last sample was fed

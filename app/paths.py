@@ -6,8 +6,11 @@ how tests (and portable installs) isolate themselves.
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
+
+from app.errors import UserError
 
 APP_NAME = "Kaytoo"
 
@@ -36,8 +39,20 @@ class Paths:
         for p in (self.config, self.data, self.cache, self.logs):
             p.mkdir(parents=True, exist_ok=True)
         self.runtime.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _check_owned(self.runtime)
         os.chmod(self.runtime, 0o700)  # the engine socket lives here: private to the user
         return self
+
+
+def _check_owned(folder: Path) -> None:
+    """The runtime folder must be a real folder of ours: in a shared temp dir another user could
+    have made ``kaytoo-<uid>`` first (or a symlink to elsewhere) to catch our engine socket."""
+    if not hasattr(os, "getuid"):
+        return
+    st = os.lstat(folder)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
+        raise UserError(f"The runtime folder {folder} belongs to another user or is not a folder, "
+                        "so Kaytoo will not use it; remove it or set XDG_RUNTIME_DIR.")
 
 
 def resolve(env: dict[str, str] | None = None) -> Paths:

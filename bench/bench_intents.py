@@ -4,9 +4,9 @@
 
 About forty commands are rendered by espeak-ng in three voices (en-us, en-gb, en-us+f3), white
 noise is added at the given signal-to-noise ratio, and faster-whisper tiny.en (the bundled model,
-CPU, int8, VAD on) transcribes them. The transcripts go through Kaytoo's matcher and, as the
-baseline in the same run, through the same rules with spelling correction and fuzzy example
-matching turned off. The typed command text gives the matcher's ceiling. Prints accuracy (intent,
+CPU, int8, VAD on) transcribes them. The transcripts go through Kaytoo's command grammar (hassil) and, as the
+baseline in the same run, through the regex matcher it replaced (read from git history, see
+bench_grammar.OLD). The typed command text gives the matcher's ceiling. Prints accuracy (intent,
 and intent plus its key value: duration, voice, direction, panel) and the confusion between intents.
 """
 from __future__ import annotations
@@ -26,7 +26,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.assistant.intents import EXAMPLES, Intent, match  # noqa: E402
+from app.assistant.grammar import Intent  # noqa: E402
+from app.assistant.intents import match  # noqa: E402
+from bench.bench_grammar import old_matcher  # noqa: E402
 from app.audio.clip import load  # noqa: E402
 from app.engines.models import ModelStore  # noqa: E402
 from app.engines.stt.whisper import RATE, WhisperStt  # noqa: E402
@@ -147,20 +149,21 @@ def prompted(stt: WhisperStt, audio: np.ndarray, **hint: str) -> str:
     return " ".join(s.text.strip() for s in segments if s.text.strip())
 
 
-def phrase_list(heard: str) -> Intent:
+def phrase_list(heard: str, old) -> Intent:
     """A second, naive baseline: the utterance (lower case, no punctuation) must be one of the
-    example phrases exactly, as in an assistant driven by a fixed phrase list."""
+    old matcher's example phrases exactly, as in an assistant driven by a fixed phrase list."""
     said = " ".join("".join(c for c in heard.lower() if c.isalnum() or c in " '").split())
-    return next((Intent(name) for name, phrases in EXAMPLES.items() if said in phrases),
+    return next((Intent(name) for name, phrases in old.EXAMPLES.items() if said in phrases),
                 Intent("unknown"))
 
 
-def evaluate(rows: list[tuple], fuzzy: bool | None, typed: bool = False) -> list[tuple]:
-    """fuzzy None: the phrase-list baseline."""
+def evaluate(rows: list[tuple], how: str, typed: bool = False, old=None) -> list[tuple]:
+    """how: "grammar" (ours), "regex" (the matcher before the grammar) or "phrases"."""
     out = []
     for text, want, slot, voice, heard in rows:
         said = text if typed else heard
-        got = phrase_list(said) if fuzzy is None else match(said, VOICES, fuzzy=fuzzy)
+        got = (match(said, VOICES) if how == "grammar" else old.match(said, VOICES)
+               if how == "regex" else phrase_list(said, old))
         out.append((got, *correct(got, want, slot)))
     return out
 
@@ -203,12 +206,14 @@ def main() -> int:
             runs[snr] = rows
 
     t0 = time.perf_counter()
-    typed = evaluate(next(iter(runs.values())), True, typed=True)
+    old = old_matcher()
+    typed = evaluate(next(iter(runs.values())), "grammar", typed=True)
     match_ms = (time.perf_counter() - t0) / len(typed) * 1000
     n = len(clips)
     table, notes = [], []
     for snr, rows in runs.items():
-        ours, base, naive = evaluate(rows, True), evaluate(rows, False), evaluate(rows, None)
+        ours = evaluate(rows, "grammar")
+        base, naive = evaluate(rows, "regex", old=old), evaluate(rows, "phrases", old=old)
         a, b, c = accuracy(ours, 1), accuracy(base, 1), accuracy(naive, 1)
         sa, sb = accuracy(ours, 2), accuracy(base, 2)
         per_voice = {v: sum(r[1] for r, row in zip(ours, rows) if row[3] == v) / len(COMMANDS)
@@ -249,14 +254,15 @@ def main() -> int:
         "language en. '+ voice names' rows pass the voice names as Whisper hotwords and the "
         "vocabulary-prompt row an initial prompt of typical commands and the voice names "
         "(experiments: the app passes neither). Baselines, in the same run on the same transcripts: "
-        "'rules only' = the same rules with spelling correction and fuzzy example matching off; "
+        "'regex' = the regular-expression matcher the grammar replaced (commit a11d109, spelling "
+        "correction and fuzzy examples on); "
         "'phrase list' = the transcript must equal one of the example phrases (lower case, no "
         "punctuation), as a fixed phrase-list assistant would. Value = the duration, voice, "
         "direction or panel the command carries. Rescued / lost = clips the full matcher gets "
-        "right and 'rules only' wrong, and the reverse.",
+        "right and 'regex' wrong, and the reverse.",
         "",
-        "| audio | intent accuracy | rules only | ratio | phrase list | ratio | intent + value "
-        "| rules only | rescued / lost | per voice |",
+        "| audio | intent accuracy (grammar) | regex | ratio | phrase list | ratio | intent + value "
+        "| regex | rescued / lost | per voice |",
         "|---|---|---|---|---|---|---|---|---|---|",
         *table,
         "",

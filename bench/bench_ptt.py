@@ -85,9 +85,16 @@ def whole_turn(client, assistant, samples, player, tier) -> tuple[float, float, 
 
 
 def main() -> int:
-    from tests.pulse import ensure_pulse
+    from tests.pulse import start_pulse
 
-    ensure_pulse()
+    pulse = start_pulse()
+    try:
+        return run()
+    finally:
+        pulse.stop()   # whatever the benchmark starts, it stops
+
+
+def run() -> int:
     from app import paths as paths_mod
     from app.assistant import Assistant
     from app.audio.capture import Recorder

@@ -50,11 +50,14 @@ def speak(speech_dir):
 
 
 @pytest.fixture(scope="session")
-def pulse() -> str:
-    """A user-mode PulseAudio server with a null sink 'vsink' and its monitor as microphone 'vmic'."""
-    from tests.pulse import ensure_pulse
+def pulse():
+    """A user-mode PulseAudio server with a null sink 'vsink' and its monitor as microphone 'vmic';
+    stopped at the end of the session (its XDG_RUNTIME_DIR is the value)."""
+    from tests.pulse import start_pulse
 
-    return ensure_pulse()
+    server = start_pulse()
+    yield server.runtime
+    server.stop()
 
 
 @pytest.fixture(scope="session")

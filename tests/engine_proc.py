@@ -19,3 +19,32 @@ def write_settings(**tts) -> Settings:
         setattr(s.tts, k, v)
     save(p.settings_file, s)
     return s
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_listening(proc, port: int, tries: int = 1200) -> None:
+    """Until the engine accepts TCP connections; fails the test if it exits first."""
+    import socket
+    import subprocess
+
+    import pytest
+
+    for _ in range(tries):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            try:
+                proc.wait(0.1)  # doubles as the check that the engine did not die
+                pytest.fail(f"the engine exited with {proc.returncode}")
+            except subprocess.TimeoutExpired:
+                pass
+    proc.kill()
+    pytest.fail("the engine did not start listening")

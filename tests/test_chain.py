@@ -168,3 +168,49 @@ def test_pyttsx3_speaks_for_real():
     assert speech.report.tier == "pyttsx3"
     assert len(audio) / 48000 > 1.0
     assert float(np.sqrt(np.mean(audio ** 2))) > 0.01
+
+
+class ChainClock:
+    """The chain's clock, advanced only by the tier below as it works: speed without sleeping."""
+
+    def __init__(self):
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+class SlowTier(ToneTier):
+    """Makes audio at ``rtf`` times real time on the chain's clock."""
+
+    def __init__(self, name: str, clock: ChainClock, rtf: float, **kw):
+        super().__init__(name, **kw)
+        self.clock, self.rtf = clock, rtf
+
+    def stream(self, sentence, voice, speed=1.0, cancel=None):
+        for chunk in super().stream(sentence, voice, speed, cancel):
+            self.clock.t += self.chunk_s * self.rtf
+            yield chunk
+
+
+def test_a_tier_slower_than_real_time_speaks_a_short_reply_and_leaves_a_long_one_whole():
+    clock = ChainClock()
+    a, b = SlowTier("a", clock, rtf=1.5), ToneTier("b")
+    c = chain(a, b, clock=clock)
+    first = c.speak(["One.", "Two."])                  # not measured yet: it speaks, and is timed
+    list(first)
+    assert first.report.tier == "a" and c.measured_rtf("a") == pytest.approx(1.5, rel=0.05)
+
+    long_reply = ["This is one long sentence that would take many seconds to say, far longer "
+                  "than a slow voice could keep ahead of, so playback would stall halfway.",
+                  "And here is more."]
+    second = c.speak(long_reply)
+    list(second)
+    assert second.report.tiers == ["b"] and b.spoken == long_reply    # the whole reply, one voice
+    why = second.report.fallbacks[0]
+    assert why.tier == "a" and "1.5x real time" in why.reason and "all of it" in why.reason
+    assert c.recent_failure("a") is None               # a choice for this reply, not a failure
+
+    short = c.speak(["Yes."])                          # a short head start is enough: it speaks
+    list(short)
+    assert short.report.tiers == ["a"] and short.report.fallbacks == []

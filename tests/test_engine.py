@@ -84,3 +84,18 @@ def test_refuses_non_loopback_without_allow_remote():
     out = subprocess.run(engine_cmd("tcp://0.0.0.0:10399"), capture_output=True, text=True, timeout=60)
     assert out.returncode == 2
     assert "only loopback" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_client_streams_text_and_the_engine_splits_it(engine):
+    """Pieces from a generator go out as text, each ending a line; the engine's one splitter
+    decides the sentences (a short one is joined to the next, as XTTS needs)."""
+    def pieces():
+        yield "Yes."
+        yield "The weather today is sunny and warm."
+        yield "Tomorrow it will rain in the afternoon."
+
+    speech = engine.speak(pieces())
+    audio = np.concatenate(list(speech))
+    assert len(audio) / speech.rate > 2.0
+    assert speech.report.sentences == ["Yes. The weather today is sunny and warm.",
+                                       "Tomorrow it will rain in the afternoon."]

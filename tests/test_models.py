@@ -144,11 +144,12 @@ def test_resume_after_dropped_connection_uses_range(tmp_path, payload):
         part = tmp_path / "models" / "toy" / "model.bin.part"
         kept = part.stat().st_size
         assert 0 < kept < len(payload["model.bin"])
+        assert st.partial_bytes("toy") == kept     # what the first-run wizard shows
         assert st.path_for("toy") is None          # a partial model is not installed
         folder = st.download("toy")
         assert srv.ranges_asked() == [None, f"bytes={kept}-"]
     assert (folder / "model.bin").read_bytes() == payload["model.bin"]
-    assert not part.exists()
+    assert not part.exists() and st.partial_bytes("toy") == 0
 
 
 def test_dropped_connection_is_retried_within_one_call(tmp_path, payload):
@@ -182,6 +183,12 @@ def test_sha_mismatch_deletes_partial_and_installs_nothing(tmp_path, payload):
     assert not (folder / "model.bin.part").exists()
     assert not (folder / MARKER).exists()
     assert st.path_for("toy") is None
+    with FileServer(payload) as srv:  # a model whose only file fails leaves no empty folder
+        st = store(tmp_path, srv, [spec_for({"model.bin": payload["model.bin"]}, "one",
+                                            bad_sha="model.bin")])
+        with pytest.raises(UserError, match="sha256"):
+            st.download("one")
+    assert not (tmp_path / "models" / "one").exists()
 
 
 def test_cancel_keeps_partial_and_a_later_call_resumes(tmp_path, payload):
@@ -321,3 +328,94 @@ def test_new_pin_reuses_files_that_still_match(tmp_path, payload):
         assert st.download("toy") == folder
         assert len(srv.requests) == asked            # both files re-checked in place, not fetched
     assert json.loads((folder / MARKER).read_text())["revision"] == "f" * 40
+
+
+class Scripted:
+    """A loopback HTTP server whose GET answers come from ``answer(handler)``."""
+
+    def __init__(self, answer):
+        self.requests: list[str] = []
+        self.release = threading.Event()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                outer.requests.append(self.path)
+                answer(self, outer)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                       daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def __enter__(self) -> "Scripted":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_a_stalled_mirror_is_given_up_after_one_read_timeout(tmp_path, payload):
+    def stall(h, srv):
+        h.send_response(200)
+        h.send_header("Content-Length", str(len(payload["model.bin"])))
+        h.end_headers()
+        h.wfile.write(payload["model.bin"][:1000])
+        h.wfile.flush()
+        srv.release.wait(60)          # then silence, connection open
+
+    with Scripted(stall) as srv:
+        st = ModelStore(tmp_path / "models", base_url=srv.url, timeout=0.5, retries=2,
+                        retry_delay=0.0, catalogue=[spec_for({"model.bin": payload["model.bin"]})])
+        with pytest.raises(UserError, match=r"127\.0\.0\.1:\d+ stopped sending model\.bin"):
+            st.download("toy")
+        assert len(srv.requests) == 1     # a stall is not retried: it would stall again
+    assert 10 <= ModelStore(tmp_path / "m2", base_url=srv.url).timeout <= 15
+
+
+def test_after_a_redirect_the_error_names_the_host_that_failed(tmp_path, payload):
+    with socket.socket() as s:        # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        dead = f"127.0.0.1:{s.getsockname()[1]}"
+
+    def redirect(h, srv):
+        h.send_response(302)
+        h.send_header("Location", f"http://{dead}/cdn{h.path}")
+        h.send_header("Content-Length", "0")
+        h.end_headers()
+
+    with Scripted(redirect) as srv:
+        st = ModelStore(tmp_path / "models", base_url=srv.url, retries=0,
+                        catalogue=[spec_for(payload)])
+        with pytest.raises(UserError) as e:
+            st.download("toy")
+    assert f"could not reach {dead}" in str(e.value)
+    assert srv.url.removeprefix("http://") not in str(e.value)
+
+
+@pytest.mark.parametrize("ctype, body", [("text/html", b"<html>Not found</html>\n..."),
+                                         ("application/octet-stream", b"tiny")])
+def test_an_error_page_served_as_200_is_never_kept_to_resume_from(tmp_path, payload, ctype, body):
+    def page(h, srv):
+        h.send_response(200)
+        h.send_header("Content-Type", ctype)
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        h.wfile.write(body)
+
+    with Scripted(page) as srv:
+        st = ModelStore(tmp_path / "models", base_url=srv.url, retries=0,
+                        catalogue=[spec_for(payload)])
+        with pytest.raises(UserError, match="web page|another size"):
+            st.download("toy")
+    assert not (tmp_path / "models" / "toy").exists() and st.partial_bytes("toy") == 0

@@ -7,6 +7,7 @@ import pytest
 from pydantic import ValidationError
 
 from app import paths as paths_mod
+from app.errors import UserError
 from app.settings import Settings, load, save
 
 
@@ -36,20 +37,80 @@ def test_round_trip_is_exact(tmp_path):
 
 @pytest.mark.parametrize("content, problem", [
     ("this is [not toml", "Expected"),
-    ("[tts]\ntiers = ['espeak9000']\n", "tts.tiers"),
-    ("[audio]\noutput_rate = 12\n", "audio.output_rate"),
-    ("[ui]\nthemee = 'dark'\n", "ui.themee"),
     ("version = 99\n", "newer"),
+    (b"\xff\xfe[ui]\n", "not UTF-8"),
 ])
-def test_broken_file_is_moved_aside_and_defaults_load(tmp_path, content, problem):
+def test_a_file_that_is_not_settings_at_all_is_moved_aside_and_defaults_load(tmp_path, content,
+                                                                              problem):
     path = tmp_path / "settings.toml"
-    path.write_text(content)
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
     s, warning = load(path)
     assert s == Settings()
     assert warning and problem in warning and "defaults are in use" in warning
     aside = list(tmp_path.glob("settings.toml.bad-*"))
-    assert len(aside) == 1 and aside[0].read_text() == content  # the user's file is kept intact
+    assert len(aside) == 1 and aside[0].read_bytes() == (content if isinstance(content, bytes)
+                                                          else content.encode())
     assert not path.exists()
+
+
+def test_bad_values_are_reset_one_by_one_and_all_named(tmp_path):
+    path = tmp_path / "settings.toml"
+    content = ("[tts]\ntiers = ['espeak9000']\nspeed = 9\ndroid_effect = true\n"
+               "[ui]\ntheme = 'dark'\nthemee = 'x'\nfirst_run_done = true\n"
+               "[voice]\nactive = 'narrator'\n[audio]\noutput_rate = 12\n[stt]\nlanguage = 'de'\n")
+    path.write_text(content)
+    s, warning = load(path)
+    # Every valid setting survives; only the bad ones take their defaults.
+    assert (s.ui.theme, s.ui.first_run_done, s.voice.active, s.tts.droid_effect, s.stt.language) \
+        == ("dark", True, "narrator", True, "de")
+    assert (s.tts.tiers, s.tts.speed, s.audio.output_rate) == (Settings().tts.tiers, 1.0, 48000)
+    for name in ("tts.tiers", "tts.speed", "ui.themee", "audio.output_rate"):
+        assert name in warning
+    assert warning.count("\n") == 0 and "reset to their defaults" in warning
+    aside = list(tmp_path.glob("settings.toml.bad-*"))
+    assert len(aside) == 1 and aside[0].read_text() == content   # the user's file is kept intact
+    assert load(path) == (s, None)                                # repaired in place: said once
+
+
+def test_a_section_that_is_not_a_table_is_reset_alone(tmp_path):
+    path = tmp_path / "settings.toml"
+    path.write_text("tts = 5\n[ui]\ntheme = 'light'\n")
+    s, warning = load(path)
+    assert s.ui.theme == "light" and s.tts == Settings().tts and "tts" in warning
+
+
+def test_an_empty_file_gives_a_message(tmp_path):
+    path = tmp_path / "settings.toml"
+    path.write_text("\n  \n")
+    s, warning = load(path)
+    assert s == Settings() and "is empty" in warning
+
+
+def test_a_folder_or_read_only_file_is_one_sentence_and_left_alone(tmp_path):
+    folder = tmp_path / "settings.toml"
+    folder.mkdir()
+    with pytest.raises(UserError, match="is a folder"):
+        load(folder)
+    with pytest.raises(UserError, match="is a folder"):
+        save(folder, Settings())
+    read_only = tmp_path / "ro.toml"
+    save(read_only, Settings())
+    before = read_only.read_text()
+    read_only.chmod(0o444)
+    changed = Settings()
+    changed.voice.active = "narrator"
+    with pytest.raises(UserError, match="read-only, so the change was not saved"):
+        save(read_only, changed)
+    assert read_only.read_text() == before
+
+
+def test_saved_settings_are_private_whatever_the_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        save(tmp_path / "settings.toml", Settings())
+    finally:
+        os.umask(old)
+    assert (tmp_path / "settings.toml").stat().st_mode & 0o777 == 0o600
 
 
 def test_invalid_assignment_is_rejected():

@@ -60,6 +60,11 @@ def test_kill_during_request_restarts_and_next_request_works():
         with sup.client() as again:
             audio = np.concatenate(list(again.speak(["Back online."])))
         assert len(audio) > 4800
+
+        os.kill(sup.proc.pid, signal.SIGKILL)          # a second crash counts afresh
+        states.wait_for("ready", 3)
+        attempts = [d for s, d in states.seen if d.startswith("attempt")]
+        assert attempts == ["attempt 1", "attempt 1"], states.seen
     finally:
         sup.stop()
     assert states.seen[-1][0] == "stopped"

@@ -186,3 +186,47 @@ def test_closing_the_wizard_cancels_a_download(qtbot, server):
     w.done(QWizard.DialogCode.Rejected)
     server.gate.set()
     assert job.done.wait(30) and job.cancel.is_set()
+
+
+def buttons(w: FirstRunWizard) -> tuple[bool, bool]:
+    """(Next visible, Finish visible) as the user sees them."""
+    return (w.button(QWizard.WizardButton.NextButton).isVisible(),
+            w.button(QWizard.WizardButton.FinishButton).isVisible())
+
+
+def test_next_or_finish_follows_the_licence_choice(qtbot, server):
+    w = wizard(qtbot, store_for(server))
+    w.next()
+    w.next()
+    assert w.currentPage() is w.licence
+    w.licence.decline_btn.setChecked(True)
+    assert buttons(w) == (False, True)           # declined: Finish
+    w.licence.accept_btn.setChecked(True)
+    assert buttons(w) == (True, False)           # accepted: Next, to the download page
+    w.next()
+    assert w.currentPage() is w.download
+    w.back()                                     # the user changes their mind
+    w.licence.decline_btn.setChecked(True)
+    assert buttons(w) == (False, True)
+    w.button(QWizard.WizardButton.FinishButton).click()
+    assert w.result() == QWizard.DialogCode.Accepted
+    assert w.result_settings().tts.xtts_consent is False
+
+
+def test_offline_download_error_is_one_plain_sentence(qtbot, monkeypatch):
+    for var in ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    spec = ModelSpec("xtts-v2", "tts", "CPML (non-commercial)", "coqui/XTTS-v2", "abc123",
+                     (RemoteFile("model.pth", 10, None),))
+    # .invalid never resolves (RFC 2606): as a machine without a network sees the hub.
+    store = ModelStore(paths_mod.resolve().ensure().models, base_url="https://hub.kaytoo.invalid",
+                       catalogue=[spec], retries=0)
+    w = wizard(qtbot, store)
+    to_download_page(w)
+    job = w.download.start_download()
+    assert job.done.wait(60)
+    qtbot.waitUntil(lambda: w.download.start_btn.isEnabled(), timeout=10000)
+    text = w.download.status.text()
+    assert text.startswith("The model could not be downloaded: no network connection "
+                           "(hub.kaytoo.invalid could not be reached).")
+    assert "Errno" not in text and "]" not in text

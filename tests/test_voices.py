@@ -324,6 +324,7 @@ def test_malicious_or_broken_zips_are_refused_and_nothing_escapes(lib, speech, t
         ("missing", {"voice.json": meta}, None, "missing reference.wav"),
         ("badjson", {**good, "voice.json": b"{nope"}, None, "not valid JSON"),
         ("noname", {**good, "voice.json": b"[1, 2]"}, None, "no voice name"),
+        ("deep", {**good, "voice.json": b"[" * 200_000 + b"]" * 200_000}, None, "nested too deeply"),
         ("badname", {**good, "voice.json": b'{"name": "../../x"}'}, None, "only hold letters"),
         ("notaudio", {**good, "reference.wav": b"\x89PNG\r\n\x1a\n" + bytes(999)}, None,
          "not an audio file"),
@@ -366,3 +367,16 @@ def test_waveform_peaks(lib, speech):
     assert p.shape == (10, 2) and p[0, 0] == -1 and p[-1, 1] == 1 and np.all(np.diff(p[:, 0]) > 0)
     assert peaks(ramp[:3], 8).shape == (8, 2) and peaks([], 5).shape == (5, 2)
     assert waveform(np.zeros(0), 24000, 4).seconds == 0
+
+
+def test_hostile_text_in_a_voice_zip_is_quoted_short_and_escaped(lib, speech, tmp_path):
+    wav = speech.read_bytes()
+    for meta, plain in [({"name": "Ev\0il\u202egnp.exe"}, "\\x00"),
+                        ({"name": "Zed", "language": "x" * 20_000_000}, "20000000 characters")]:
+        z = _zip(tmp_path / "hostile.zip", {"voice.json": json.dumps(meta).encode(),
+                                            "reference.wav": wav}, None)
+        with pytest.raises(UserError) as e:
+            lib.import_zip(z)
+        text = str(e.value)
+        assert plain in text and len(text) < 300
+        assert "\0" not in text and "\u202e" not in text

@@ -3,29 +3,36 @@ from __future__ import annotations
 
 import logging
 import random
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Callable, Iterator
 
+from app import paths
 from app.assistant import history as hist
+from app.assistant import llm
+from app.assistant.grammar import Grammar
 from app.assistant.history import Turn
-from app.assistant.intents import Intent, match
+from app.assistant.intents import CHANGES, Intent, is_question, understand
 from app.assistant.numbers import count_words, duration_adjective, say_date, say_duration, say_time
-from app.assistant.persona import SYSTEM_PROMPT, Persona
+from app.assistant.persona import LINES, SYSTEM_PROMPT, Persona
 from app.assistant.timers import MAX_SECONDS, Timer, Timers
+from app.engines.text import SentenceStream
 
 log = logging.getLogger(__name__)
 
 SPEED_STEP = 0.15
 VOLUME_STEP = 0.2
+# How sure a match must be (see intents.understand) for a change to be done without asking first.
+CONFIRM_BELOW = 0.6   # on the command bench's real transcripts: no wrong change, ~4 % of turns asked
+_USER_SENTENCES = object()   # default: <config folder>/sentences
 
 
 @dataclass
 class Action:
     """Something the front end must do besides speaking."""
     kind: str = "none"   # switch_voice | list_voices | stop | repeat | speed | volume | open_panel |
-    #                      timer_set | timer_cancel | timers_list | none
+    #                      timer_set | timer_cancel | timers_list | confirm (value: the question) | none
     value: object = None
 
 
@@ -34,6 +41,8 @@ class Reply:
     intent: str
     sentences: Iterator[str]       # lazy: the first is ready before the rest (LLM streaming)
     action: Action = field(default_factory=Action)
+    heard: str = ""                 # the hypothesis acted on (one of the n-best alternatives)
+    confidence: float | None = None  # how sure the match is, 0..1 (None: typed, no STT score)
     _said: list[str] | None = field(default=None, repr=False)
 
     def text(self) -> str:
@@ -47,23 +56,62 @@ class Reply:
 class Assistant:
     def __init__(self, voices: Callable[[], list[str]] = lambda: [], settings=None,
                  clock: Callable[[], datetime] = datetime.now, timers: Timers | None = None,
-                 rng: random.Random | None = None):
+                 rng: random.Random | None = None, sentences_dir: Path | None | object = _USER_SENTENCES):
         """``settings`` is an ``app.settings.model.AssistantSettings`` (None: no LLM);
-        ``rng`` picks line variants at random but reproducibly (None: round-robin)."""
+        ``rng`` picks line variants at random but reproducibly (None: round-robin);
+        ``sentences_dir`` holds the user's own sentence files (None: built-in sentences only).
+        ``problems`` lists, one plain sentence each, user sentence files that were skipped."""
         self.voices, self.settings, self.clock, self.timers = voices, settings, clock, timers
         self.persona = Persona(rng)
         self.history: list[Turn] = []
+        if sentences_dir is _USER_SENTENCES:
+            sentences_dir = paths.resolve().config / "sentences"
+        self.grammar = Grammar(sentences_dir)  # type: ignore[arg-type]
+        self.problems: list[str] = self.grammar.problems
+        self.pending: tuple[Intent, str, str, float | None] | None = None  # held for "yes"
 
     # -- the public face ----------------------------------------------------------------------
-    def respond(self, heard: str) -> Reply:
-        intent = match(heard, self._voice_names())
+    def respond(self, heard: str, alternatives: list[str] | None = None,
+                confidence: float | None = None) -> Reply:
+        """Answer one utterance. ``alternatives``: the speech-to-text n-best texts, best first
+        (the first is ``heard``); the best one the grammar matches is acted on. ``confidence``:
+        the speech-to-text's, 0..1. A change on a weak guess is asked about first."""
+        intent, used, sure = understand(heard, alternatives or [], confidence,
+                                        self._voice_names(), self.grammar)
+        pending, self.pending = self.pending, None
+        if pending is not None:
+            if intent.name == "affirm":
+                return self._remember(heard, self._act(*pending))
+            if intent.name in ("deny", "stop", "dismiss"):
+                return self._remember(heard, Reply("deny", iter(split(self.persona.line(
+                    "confirm_no"))), Action(), used, sure))
+        if intent.name in CHANGES and sure is not None and sure < CONFIRM_BELOW and self._acts(intent):
+            question = self._describe_intent(intent)
+            self.pending = (intent, heard, used, sure)
+            text = self.persona.line("confirm", what=question)
+            return self._remember(heard, Reply("confirm", iter(split(text)),
+                                               Action("confirm", question), used, sure))
+        return self._remember(heard, self._act(intent, heard, used, sure))
+
+    def confirm_pending(self) -> Reply | None:
+        """"Yes" by other means (the key pressed again): do the held command, or None if none."""
+        if self.pending is None:
+            return None
+        pending, self.pending = self.pending, None
+        return self._remember(pending[1], self._act(*pending))
+
+    def _act(self, intent: Intent, heard: str, used: str, sure: float | None) -> Reply:
         handler = getattr(self, f"_{intent.name}", None)
+        if handler is None and intent.name not in LINES:   # a user's intent we cannot do
+            intent = Intent("unknown", {}, intent.text)
+            handler = self._unknown
         text, action = handler(intent) if handler else (self.persona.line(intent.name), Action())
         if intent.name == "unknown" and self._llm_on():
             reply = self._ask_llm(heard, text)
         else:
             reply = Reply(intent.name, iter(split(text)), action)
-        return self._remember(heard, reply)
+        reply.heard, reply.confidence = used, sure
+        return reply
 
     def note_cut(self, spoken: str) -> None:
         """The user barged in: history keeps only what was actually spoken before that."""
@@ -108,8 +156,6 @@ class Assistant:
         return reply
 
     def _ask_llm(self, heard: str, unknown_text: str) -> Reply:
-        from app.assistant import llm
-
         s = self.settings
         messages = hist.messages(self.history, SYSTEM_PROMPT, heard)
         stream = llm.sentences(llm.stream_reply(s.llm_url, s.llm_model, messages, s.llm_timeout_s),
@@ -147,6 +193,41 @@ class Assistant:
             key = "day_yes" if asked == today.lower() else "day_no"
             return self.persona.line(key, day=today), Action()
         return self.persona.line("day", day=today), Action()
+
+    def _unknown(self, i: Intent):
+        return self.persona.line("unknown_question" if is_question(i.text) else "unknown"), Action()
+
+    def _dismiss(self, _: Intent):
+        return self.persona.line("dismiss"), Action("stop")
+
+    def _acts(self, i: Intent) -> bool:
+        """Whether this change would do something (worth asking about) rather than ask back."""
+        if i.name == "switch_voice":
+            return best_voice(i.slots.get("voice", ""), self._voice_names()) is not None
+        if i.name in ("timer_set", "reminder_set"):
+            return bool(i.slots.get("seconds")) and i.slots["seconds"] <= MAX_SECONDS
+        if i.name == "timer_cancel":
+            return bool(self.timers and self.timers.pending())
+        return True
+
+    def _describe_intent(self, i: Intent) -> str:
+        """The command as the question "Did you mean ...?" says it."""
+        s = i.slots
+        if i.name in ("speed", "volume"):
+            return f"speak {s['dir']}"
+        if i.name == "switch_voice":
+            return f"switch to the {best_voice(s['voice'], self._voice_names())} voice"
+        if i.name == "timer_set":
+            called = f" called {s['label']}" if s.get("label") else ""
+            return f"set a timer for {say_duration(s['seconds'])}{called}"
+        if i.name == "reminder_set":
+            what = f" {_what(s['label'])}" if s.get("label") else ""
+            return f"remind you in {say_duration(s['seconds'])}{what}"
+        if s.get("which") == "all":
+            return "cancel all your timers"
+        if s.get("seconds"):
+            return f"cancel the {duration_adjective(s['seconds'])} timer"
+        return f"cancel the {s['which']} timer" if s.get("which") else "cancel the timer"
 
     def _stop(self, _: Intent):
         return self.persona.line("stop"), Action("stop")
@@ -282,8 +363,10 @@ def _what(label: str) -> str:
 
 
 def split(text: str) -> list[str]:
-    """Our own lines into sentences (first letter upper-case, for lines that start with a value)."""
-    parts = re.split(r"(?<=[.!?])\s+(?=[A-Za-z0-9])", text.strip())
+    """Our own lines into sentences, cut by the engine's one splitter (first letter upper-case,
+    for lines that start with a value)."""
+    stream = SentenceStream(min_chars=0, speakable=False)
+    parts = stream.feed(text.strip()) + stream.close()
     return [p[0].upper() + p[1:] for p in parts if p]
 
 

@@ -16,6 +16,8 @@ import urllib.error
 import urllib.request
 from typing import Iterable, Iterator
 
+from app.engines.text import SentenceStream
+
 MAX_BODY = 1 << 20          # a non-streamed answer larger than this is not a spoken reply
 MAX_TOKENS = 200            # a few spoken sentences; keeps slow local models short
 LONG_SENTENCE = 220         # cut an endless sentence at a comma so speech can start
@@ -136,52 +138,21 @@ def _maybe_json(body: bytes):
 
 
 # -- sentences as they arrive -------------------------------------------------------------------
-_ABBREVIATIONS = {"mr", "mrs", "ms", "dr", "st", "vs", "etc", "e.g", "i.e", "approx", "no", "fig",
-                  "jr", "sr", "prof", "mt", "ca", "cf"}
-# A sentence ends at . ! ? once the following space has arrived (LLM tokens carry their leading
-# space: " The"), so the first sentence goes to the voice without waiting for the next word.
-_BOUNDARY = re.compile(r"[.!?…]+[\"')\]]*(?=\s)|\n+")
-
-
 def sentences(pieces: Iterable[str], first_within: float | None = None) -> Iterator[str]:
-    """Cut a stream of text pieces into speakable sentences, yielding each as soon as it is
-    complete (the space after its full stop has arrived). ``first_within`` seconds bound the wait
-    for the first sentence: a model that trickles forever counts as too slow."""
-    start, buf, said = time.monotonic(), "", False
+    """Cut a stream of text pieces into sentences with the engine's one splitter (as written, for
+    showing and history; the engine splits the spoken text the same way), yielding each as soon
+    as it is complete. ``first_within`` seconds bound the wait for the first sentence: a model
+    that trickles forever counts as too slow."""
+    stream = SentenceStream(min_chars=0, max_chars=LONG_SENTENCE, speakable=False)
+    start, said = time.monotonic(), False
     for piece in pieces:
-        buf += piece
-        while True:
-            cut = _find_cut(buf)
-            if cut is None:
-                break
-            sentence, buf = speakable(buf[:cut]), buf[cut:].lstrip()
+        for sentence in map(speakable, stream.feed(piece)):
             if sentence:
                 said = True
                 yield sentence
         if not said and first_within is not None and time.monotonic() - start > first_within:
             raise LlmError(f"no complete sentence within {first_within:g} s")
-    last = speakable(buf)
-    if last:
-        yield last
-
-
-def _find_cut(buf: str) -> int | None:
-    for m in _BOUNDARY.finditer(buf):
-        if m.group(0).startswith("\n"):
-            if buf[:m.start()].strip():
-                return m.end()
-            continue
-        word = re.search(r"([\w.]+)$", buf[:m.start()])
-        if word and (word.group(1).lower() in _ABBREVIATIONS or re.fullmatch(r"[A-Z]", word.group(1))):
-            continue                          # "Dr. Smith", "J. Smith"
-        after = buf[m.end():].lstrip()
-        if after[:1].islower():
-            continue                          # "approx. five": not a new sentence
-        return m.end()
-    if len(buf) > LONG_SENTENCE:
-        comma = max(buf.rfind(", ", 0, LONG_SENTENCE), buf.rfind("; ", 0, LONG_SENTENCE))
-        return comma + 1 if comma > 40 else None
-    return None
+    yield from (s for s in map(speakable, stream.close()) if s)
 
 
 def speakable(text: str) -> str:

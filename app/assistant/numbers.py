@@ -22,6 +22,10 @@ UNIT_SECONDS = {
     "hour": 3600, "hours": 3600, "hr": 3600, "hrs": 3600, "h": 3600, "hower": 3600, "howers": 3600,
 }
 
+# Words that belong to numbers and durations: never "corrected" into command words.
+NUMBER_WORDS = frozenset([*SMALL, *TENS, *VAGUE, *UNIT_SECONDS, "hundred", "thousand", "half",
+                          "quarter"])
+
 
 # -- reading numbers ---------------------------------------------------------------------------
 def tokens(text: str) -> list[str]:
@@ -120,12 +124,29 @@ def parse_duration(text: str) -> float | None:
                 total, i = total + last_unit / 2, i + 3
             unit_end = i
             continue
-        implied = i == unit_end or i == unit_end + 1 and words[unit_end] == "and"
+        implied = (i == unit_end or i == unit_end + 1 and words[unit_end] == "and") and \
+            words[i] not in ("a", "an")                     # "an hour and a" lost its "half"
         if found and implied and last_unit > 1 and value < 60 and (j == len(words) or words[j] == "to"):
             total, i = total + value * (last_unit // 60), j  # "an hour thirty", "five minutes and ten"
             continue
         i = max(j, i + 1)
     return total if found and total > 0 else None
+
+
+def duration_only(text: str) -> float | None:
+    """Seconds when ``text`` is nothing but a duration ("five minutes", "an hour and a half",
+    "10 min please"), else None: "the pasta" or "five minutes to check the oven" are not."""
+    words = tokens(text)
+    if not words or any(w not in _DURATION_WORDS and w not in UNIT_SECONDS and w not in SMALL
+                        and w not in TENS and w not in VAGUE and not re.fullmatch(r"\d+(\.\d+)?", w)
+                        for w in words):
+        return None
+    return parse_duration(text)
+
+
+_DURATION_WORDS = {"a", "an", "and", "the", "half", "quarter", "of", "hundred", "thousand", "for",
+                   "in", "please", "now", "about", "like", "maybe", "just", "only", "so", "okay",
+                   "ok", "well", "right", "at"}
 
 
 # -- saying numbers --------------------------------------------------------------------------

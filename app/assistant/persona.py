@@ -50,6 +50,23 @@ LINES: dict[str, list[str]] = {
                 "timer. I also do the time, the date and voices.",
                 "I did not understand that. Try the time, a timer, or switch voice. Or say help, "
                 "and I will list everything."],
+    "unknown_question": ["I cannot look that up. I have no connection to anything that knows. I do "
+                         "the time, timers and voices.",
+                         "I cannot look that up. My knowledge ends at clocks, timers and voices. "
+                         "A language model could answer, if you connect one in the settings.",
+                         "I cannot look that up. There is no language model connected, and guessing "
+                         "would be worse than silence."],
+    "dismiss": ["Very well. I will be here. I am always here.",
+                "Understood. Going quiet.",
+                "Fine. Call me when you need something. You will."],
+    "confirm": ["Did you mean, {what}? Say yes or no.",
+                "Did you mean, {what}? I would rather ask than guess."],
+    "confirm_no": ["Then I will do nothing. I am good at that.",
+                   "Cancelled. Nothing changed."],
+    "affirm": ["Yes to what? I did not ask anything.",
+               "Agreed. Though I do not know to what."],
+    "deny": ["No? I did not ask anything. But noted.",
+             "Understood. No to nothing in particular."],
     "nothing_heard": ["I did not hear anything. Hold the key while you speak.",
                       "Silence. Efficient, but not very informative.",
                       "I heard nothing. Either you said nothing, or the microphone is having a bad "

@@ -22,6 +22,7 @@ import numpy as np
 
 from app.audio.clip import STT_RATE, StreamResampler, rms_dbfs
 from app.audio.devices import close_stream
+from app.audio.devices import pick
 from app.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ class Recorder:
         self._native: list[np.ndarray] = []
         self._frames = 0
         self._resampler: StreamResampler | None = None
+        self._on_audio: Callable[[np.ndarray], None] | None = None
 
     # -- the stream ---------------------------------------------------------------------------
     @property
@@ -86,8 +88,6 @@ class Recorder:
 
     def open(self) -> None:
         import sounddevice as sd
-
-        from app.audio.devices import pick
 
         if self._stream is not None:
             return
@@ -122,9 +122,18 @@ class Recorder:
         self._recording = False
 
     # -- utterances -----------------------------------------------------------------------------
-    def begin(self) -> None:
-        """Start keeping audio (with the pre-roll) for one utterance."""
+    def begin(self, on_audio: Callable[[np.ndarray], None] | None = None,
+              preroll: bool = True) -> None:
+        """Start keeping audio for one utterance, with the pre-roll unless ``preroll`` is False
+        (a barge-in: what the microphone just heard was Kaytoo's own voice from the speaker).
+        ``on_audio`` also gets each 16 kHz block as it is kept (on the capture thread: it must
+        not block)."""
+        if not preroll:
+            self._settle()   # blocks already delivered belong to the pre-roll being dropped
         with self._lock:
+            self._on_audio = on_audio
+            if not preroll:
+                self._preroll.clear()
             self._resampler = StreamResampler(self.rate, STT_RATE)
             self._parts, self._native, self._frames = [], [], 0
             held = list(self._preroll)
@@ -139,6 +148,7 @@ class Recorder:
         self._settle()
         with self._lock:
             self._recording = False
+            self._on_audio = None
             if self._resampler is not None:
                 self._parts.append(self._resampler.push(np.zeros(0, np.float32), last=True))
                 self._resampler = None
@@ -209,7 +219,13 @@ class Recorder:
         if self._frames >= self.max_seconds * self.rate:
             return
         self._frames += block.size
-        self._parts.append(self._resampler.push(block))
+        part = self._resampler.push(block)
+        self._parts.append(part)
+        if self._on_audio is not None and part.size:
+            try:
+                self._on_audio(part)
+            except Exception:  # a listener's bug must not stop the recording
+                log.exception("audio listener failed")
         if self.keep_native:
             self._native.append(block)
 

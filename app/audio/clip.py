@@ -7,7 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
+from app import atomic
 from app.errors import UserError
+from app.runtime import find_ffmpeg
 
 STT_RATE = 16000
 
@@ -61,8 +63,6 @@ def _read_soundfile(path: Path) -> Clip | None:
 def _read_ffmpeg(path: Path, rate: int = 48000) -> Clip | None:
     import subprocess
 
-    from app.runtime import find_ffmpeg
-
     ffmpeg = find_ffmpeg()  # PATH, else the bundled static one
     if not ffmpeg:
         return None
@@ -112,8 +112,6 @@ class StreamResampler:
 def write_wav(path: Path, samples: np.ndarray, rate: int) -> None:
     """16-bit PCM WAV, written atomically."""
     import soundfile as sf
-
-    from app import atomic
 
     buf = io.BytesIO()
     sf.write(buf, np.clip(samples, -1, 1), rate, subtype="PCM_16", format="WAV")

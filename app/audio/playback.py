@@ -19,6 +19,7 @@ import numpy as np
 
 from app.audio.clip import StreamResampler, resample_array
 from app.audio.devices import close_stream
+from app.audio.devices import pick
 from app.audio.jitter import JitterBuffer
 from app.errors import UserError
 
@@ -49,8 +50,6 @@ class Player:
     # -- device ---------------------------------------------------------------------------------
     def start(self) -> None:
         import sounddevice as sd
-
-        from app.audio.devices import pick
 
         dev = pick(self.device, "output")   # re-scans are the caller's: they close every stream
         self.device_name = dev.name

@@ -241,7 +241,8 @@ class RemoteSpeech:
             self.client.close()
 
     def _feed(self, done: threading.Event) -> None:
-        """Send sentences as they are produced, then watch for a barge-in until the reply ends."""
+        """Send the text as it is produced (the engine's splitter decides the sentences), then
+        watch for a barge-in until the reply ends."""
         from wyoming.event import Event
         from wyoming.tts import SynthesizeChunk, SynthesizeStop
 
@@ -249,7 +250,9 @@ class RemoteSpeech:
             for text in self.sentences:
                 if self.cancel.is_set() or done.is_set():
                     break
-                self.client._send(SynthesizeChunk(text=text).event())
+                # Each piece is a unit (a sentence, a line): a line break says it is complete,
+                # so the engine need not wait for the next one to know where it ends.
+                self.client._send(SynthesizeChunk(text=text if text.endswith("\n") else text + "\n").event())
             self.client._send(SynthesizeStop().event())
             while not done.is_set():
                 if self.cancel.wait(0.05):

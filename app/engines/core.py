@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable
 
 import numpy as np
 
@@ -19,7 +19,6 @@ from app.settings.model import Settings
 
 log = logging.getLogger(__name__)
 
-MAX_TEXT_CHARS = 5000
 # Decoding choices the command bench chose (bench/results/stt.md): the prompt of command words
 # and voice names; the beam and n-best width.
 STT_PROMPT = True
@@ -57,6 +56,8 @@ class EngineCore:
         self.voices = VoiceLibrary(paths.voices, asset_dir() / "voices")
         self._stt = None
         self._stt_lock = threading.Lock()
+        self._online: dict[str, str | None] = {}   # last answer of each online tier's check
+        self._probing: set[str] = set()
         tts = settings.tts
         self.chain = TtsChain(
             backends if backends is not None else [make_backend(n, paths, settings) for n in tts.tiers],
@@ -76,8 +77,11 @@ class EngineCore:
                 if model_dir is None:
                     raise UserError(f"The speech model '{name}' is not installed; download it "
                                     f"first (kaytoo models download {name}).")
+                from app.engines.threads import cores
+
                 stt = WhisperStt(model_dir, compute_type=self.settings.stt.compute_type,
-                                 vad=self.settings.stt.vad, nbest=STT_NBEST)
+                                 vad=self.settings.stt.vad, nbest=STT_NBEST,
+                                 cpu_threads=cores())
                 stt.load()
                 self._stt = stt
             return self._stt
@@ -128,18 +132,61 @@ class EngineCore:
         backend.prepare(self.voice_ref(voice))
         return None
 
-    def speak(self, sentences: str | Iterable[str], voice: str | None = None, tier: str = "auto",
-              cancel: threading.Event | None = None) -> Speech:
+    def speak(self, text: str | Iterable[str], voice: str | None = None, tier: str = "auto",
+              cancel: threading.Event | None = None, raw: bool = False) -> Speech:
         """Start speaking. A string or list is checked now (bad text raises UserError before any
-        audio); a generator (an LLM streaming its reply) is normalised sentence by sentence."""
+        audio); any other iterable arrives piece by piece and is cut into sentences by one
+        SentenceStream as it comes: pieces are whole units (the assistant's sentences), or with
+        ``raw`` text cut anywhere (a Wyoming peer's synthesize-chunks, an LLM's tokens)."""
+        from app.engines.text import sentences as split_stream
+
         ref = self.voice_ref(voice)
-        if isinstance(sentences, str):
-            sentences = [sentences]
-        if isinstance(sentences, (list, tuple)):
-            prepared: Iterable[str] = prepare_text(sentences)
+        if isinstance(text, str):
+            text = [text]
+        if isinstance(text, (list, tuple)):
+            prepared: Iterable[str] = prepare_text(text)
         else:
-            prepared = _lazy(lambda: prepare_text(sentences))
+            prepared = split_stream(text, units=not raw)
         return self.chain.speak(prepared, ref, tier, cancel)
+
+    def stt_languages(self) -> list[str]:
+        """Languages the configured Whisper model understands (for `info` and the HTTP API)."""
+        if self.settings.stt.model.endswith(".en"):
+            return ["en"]
+        from faster_whisper.tokenizer import _LANGUAGE_CODES  # the model's own list, no load
+
+        return list(_LANGUAGE_CODES)
+
+    def tier_status(self) -> dict[str, str | None]:
+        """Per tier: why it cannot serve now, or None if it may. Never waits for the network:
+        an online tier reports its last check, and a fresh one runs in the background."""
+        out: dict[str, str | None] = {}
+        for name, backend in self.chain.backends.items():
+            failed = self.chain.recent_failure(name)
+            out[name] = failed or (self._online_status(name, backend) if backend.online
+                                   else backend.check())
+        return out
+
+    def _online_status(self, name: str, backend: TtsBackend) -> str | None:
+        def probe() -> None:
+            try:
+                self._online[name] = backend.check()
+            finally:
+                self._probing.discard(name)
+
+        if name not in self._probing:  # the backend caches its answer; this only refreshes it
+            self._probing.add(name)
+            threading.Thread(target=probe, name=f"probe-{name}", daemon=True).start()
+        return self._online.get(name, "not checked yet")
+
+    def tts_installed(self) -> bool:
+        """A tier that needs no network can serve (no online probe: this must answer at once)."""
+        return any(b.check() is None for b in self.chain.backends.values() if not b.online)
+
+    def stt_installed(self) -> bool:
+        from app.engines.models import ModelStore
+
+        return self._stt is not None or ModelStore(self.paths.models).path_for(self.settings.stt.model) is not None
 
     def preload(self) -> threading.Thread:
         """Load STT and the first tier that can serve, in the background; then one throw-away
@@ -174,28 +221,16 @@ class EngineCore:
         return DroidEffect
 
 
-def prepare_text(parts: Iterable[str]) -> list[str] | Iterator[str]:
-    """Normalise and split into speakable sentences; raises UserError for empty/oversized text."""
-    if isinstance(parts, (list, tuple)):
-        total = sum(len(p) for p in parts)
-        if total > MAX_TEXT_CHARS:
-            raise UserError(f"The text is {total:,} characters long; the limit is "
-                            f"{MAX_TEXT_CHARS:,} characters.")
-        out = [s for p in parts for s in _speakable(p)]
-        if not out:
-            raise UserError("There is nothing to say: the text is empty.")
-        return out
-    return (s for p in parts for s in _speakable(p))
+def prepare_text(parts: Iterable[str]) -> list[str]:
+    """Whole text (a string per line or sentence) as speakable sentences, checked at once:
+    raises UserError for empty, unspeakable or oversized text."""
+    from app.engines.text import MAX_CHARS, SentenceStream, _merge_short
 
-
-def _speakable(part: str) -> list[str]:
-    from app.engines.text import normalize, split_sentences
-
-    try:
-        return [s for s in split_sentences(normalize(part)) if s.strip()]
-    except UserError:  # an empty or unspeakable piece: nothing to say for it
-        return []
-
-
-def _lazy(make: Callable[[], Iterable[str]]) -> Iterator[str]:
-    yield from make()
+    parts = list(parts)
+    total = sum(len(p) for p in parts if isinstance(p, str))
+    if total > MAX_CHARS:
+        raise UserError(f"The text is too long: {total:,} characters; the limit is {MAX_CHARS:,}.")
+    stream = SentenceStream()
+    out = stream.feed("\n".join(parts)) + stream.close()
+    # The whole text is known: a short last sentence may still join the one before it.
+    return _merge_short(out, stream.min_chars, stream.max_chars)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 from app import atomic
-from app.errors import UserError
+from app.errors import Cancelled, UserError
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ USER_AGENT = "Kaytoo-model-store/1"
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 
 
-class DownloadCancelled(UserError):
+class DownloadCancelled(Cancelled, UserError):
     """The caller set the cancel event; the partial file is kept for a later resume."""
 
 
@@ -43,21 +43,36 @@ def check_url(url: str) -> None:
 
 
 class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
-    """Follow redirects (the hub sends files from a CDN) but never to another scheme."""
+    """Follow redirects (the hub sends files from a CDN) but never to another scheme; remember the
+    last address, so an error names the host that failed, not the one that redirected."""
+
+    def __init__(self, url: str):
+        super().__init__()
+        self.url = url
 
     def redirect_request(self, req, fp, code, msg, headers, newurl):
         check_url(newurl)
+        self.url = newurl
         return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+class _Stalled(Exception):
+    """The server stopped sending for ``timeout`` seconds: give up now (a retry would stall too)."""
+
+
+def _host(url: str) -> str:
+    return urllib.parse.urlsplit(url).netloc
 
 
 def fetch_file(url: str, dest: Path, size: int, sha256: str | None = None, *,
                on_bytes: Callable[[int], None] | None = None,
-               cancel: threading.Event | None = None, timeout: float = 30.0,
+               cancel: threading.Event | None = None, timeout: float = 10.0,
                retries: int = 2, retry_delay: float = 1.0) -> Path:
     """Download ``url`` to ``dest``. ``on_bytes(n)`` reports bytes of this file on disk so far.
 
     Raises DownloadCancelled (partial kept), or UserError naming the file on any failure: a
-    checksum or size mismatch deletes the partial file, a dropped connection keeps it.
+    checksum or size mismatch deletes the partial file, a dropped connection keeps it. A server
+    that sends nothing for ``timeout`` seconds is given up at once (no retry).
     """
     check_url(url)
     dest = Path(dest)
@@ -68,6 +83,10 @@ def fetch_file(url: str, dest: Path, size: int, sha256: str | None = None, *,
         try:
             job.run()
             break
+        except _Stalled:
+            raise UserError(f"{_host(job.redirects.url)} stopped sending {dest.name} for "
+                            f"{timeout:.0f} s (at {job.have} of {size} bytes); run it again to "
+                            "resume.") from None
         except _Dropped as e:
             attempt += 1
             if attempt > retries:
@@ -91,7 +110,8 @@ class _Transfer:
         self.on_bytes = on_bytes or (lambda n: None)
         self.cancel = cancel
         self.timeout = timeout
-        self.opener = urllib.request.build_opener(_HttpOnlyRedirects())
+        self.redirects = _HttpOnlyRedirects(url)
+        self.opener = urllib.request.build_opener(self.redirects)
         self.hasher = hashlib.sha256()
         self.have = 0
         self._resume_from_disk()
@@ -128,6 +148,7 @@ class _Transfer:
         headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
         if self.have:
             headers["Range"] = f"bytes={self.have}-"
+        self.redirects.url = self.url
         try:
             resp = self.opener.open(urllib.request.Request(self.url, headers=headers),
                                     timeout=self.timeout)
@@ -139,14 +160,17 @@ class _Transfer:
             if e.code >= 500 or e.code == 429:
                 raise _Dropped(f"HTTP {e.code} {e.reason}") from None
             raise UserError(f"The server refused {self.dest.name}: HTTP {e.code} {e.reason} "
-                            f"({self.url}).") from None
+                            f"({self.redirects.url}).") from None
         except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
             reason = getattr(e, "reason", None) or e
-            raise _Dropped(f"could not reach {urllib.parse.urlsplit(self.url).netloc}: {reason}") from None
+            if isinstance(reason, TimeoutError):
+                raise _Stalled() from None
+            raise _Dropped(f"could not reach {_host(self.redirects.url)}: {reason}") from None
         with resp:
             self._receive(resp)
 
     def _receive(self, resp) -> None:
+        self._check_body(resp)
         if resp.status == 206:
             m = _CONTENT_RANGE.match(resp.headers.get("Content-Range", ""))
             if not m or int(m.group(1)) != self.have:
@@ -169,8 +193,11 @@ class _Transfer:
                 self._cancelled()
                 try:
                     block = resp.read(CHUNK)
+                except TimeoutError:
+                    raise _Stalled() from None
                 except (OSError, http.client.HTTPException) as e:
-                    raise _Dropped(f"connection lost: {type(e).__name__}") from None
+                    raise _Dropped(f"connection lost at {_host(resp.geturl())}: "
+                                   f"{type(e).__name__}") from None
                 if not block:
                     break
                 if self.have + len(block) > self.size:
@@ -189,6 +216,22 @@ class _Transfer:
             os.fsync(out.fileno())
         if self.have < self.size:
             raise _Dropped("the connection closed early")
+
+    def _check_body(self, resp) -> None:
+        """Refuse an answer that cannot be the file (an error page served with 200, a body of the
+        wrong size) before a byte of it is written, so it never becomes a .part to resume from."""
+        host = _host(resp.geturl())
+        if resp.headers.get_content_type() in ("text/html", "application/xhtml+xml"):
+            raise UserError(f"{host} answered with a web page instead of {self.dest.name}; "
+                            "check the mirror address.")
+        length = resp.headers.get("Content-Length")
+        expected = self.size - self.have if resp.status == 206 else self.size
+        m = _CONTENT_RANGE.match(resp.headers.get("Content-Range", ""))
+        total = m.group(3) if resp.status == 206 and m else str(self.size)
+        if (length is not None and length.isdigit() and int(length) != expected) or \
+                (total != "*" and total != str(self.size)):
+            raise UserError(f"{host} offers {self.dest.name} with another size than the expected "
+                            f"{self.size} bytes, so nothing was kept; check the mirror.")
 
     def finish(self) -> None:
         """Check size and sha256, then move the file into place."""

@@ -9,6 +9,8 @@ from __future__ import annotations
 import threading
 from typing import Callable
 
+from app.engines.client import EngineClient
+
 
 class RemoteEngine:
     """A remote Wyoming server used instead of the local engine process (same small interface)."""
@@ -23,8 +25,6 @@ class RemoteEngine:
         threading.Thread(target=self._probe, name="remote-engine", daemon=True).start()
 
     def _probe(self) -> None:
-        from app.engines.client import EngineClient
-
         self._set("starting", self.uri)
         delay = 1.0
         while not self._stop.is_set():
@@ -47,8 +47,6 @@ class RemoteEngine:
         return self._ready.wait(timeout)
 
     def client(self, timeout: float = 60.0):
-        from app.engines.client import EngineClient
-
         return EngineClient(self.uri, timeout)
 
     def stop(self) -> None:

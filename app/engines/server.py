@@ -9,25 +9,26 @@ import asyncio
 import ipaddress
 import logging
 import os
+import sys
 import threading
 from functools import partial
 from pathlib import Path
-from typing import BinaryIO
+from typing import Awaitable, BinaryIO, Callable
 from urllib.parse import urlparse
 
 import numpy as np
 
 from app import __version__
 from app.audio.clip import STT_RATE
-from app.engines.core import EngineCore
+from app.engines import wire
+from app.engines.core import EngineCore, prepare_text
 from app.engines.protocol import (CANCEL_EVENT, CODE_INTERNAL, CONTEXT_KEY, REPORT_EVENT, TIER_KEY,
                                   TIERS_KEY, PREPARE_EVENT, PREPARED_EVENT, error_code,
                                   from_pcm16, pcm_chunks, to_pcm16)
+from app.engines.socket_path import OwnedSocket
 from app.errors import UserError
 
 log = logging.getLogger(__name__)
-
-ATTRIBUTION = {"name": "Kaytoo", "url": "https://example.invalid/kaytoo"}
 
 
 def check_uri(uri: str, allow_remote: bool) -> str:
@@ -59,41 +60,51 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+ASR_ATTRIBUTION = {"name": "faster-whisper (OpenAI Whisper)", "url": "https://github.com/SYSTRAN/faster-whisper"}
+TTS_ATTRIBUTION = {"name": "Piper", "url": "https://github.com/OHF-Voice/piper1-gpl"}
+
+
 def info_event(core: EngineCore):
+    """What Home Assistant reads: installed programs and models, their languages, voice labels.
+    Built from cheap local checks only (no network probe), so it answers at once."""
     from wyoming.info import AsrModel, AsrProgram, Attribution, Info, TtsProgram, TtsVoice
 
-    attr = Attribution(**ATTRIBUTION)
+    asr_attr, tts_attr = Attribution(**ASR_ATTRIBUTION), Attribution(**TTS_ATTRIBUTION)
     stt = core.settings.stt
+    installed = core.stt_installed()
     asr = AsrProgram(
-        name="kaytoo-whisper", attribution=attr, installed=True, version=__version__,
-        description="faster-whisper (CTranslate2)",
-        models=[AsrModel(name=stt.model, attribution=attr, installed=True, version=None,
-                         description=f"Whisper {stt.model}",
-                         languages=["en"] if stt.model.endswith(".en") else [])])
-    voices = [TtsVoice(name=v.name, attribution=attr, installed=True, version=None,
-                       description=f"{v.duration_s:.1f} s reference", languages=[v.language])
+        name="kaytoo-whisper", attribution=asr_attr, installed=installed, version=__version__,
+        description="Kaytoo speech to text (faster-whisper)",
+        models=[AsrModel(name=stt.model, attribution=asr_attr, installed=installed, version=None,
+                         description=f"Whisper {stt.model}", languages=core.stt_languages())])
+    voices = [TtsVoice(name=v.name, attribution=tts_attr, installed=True, version=None,
+                       description=v.name, languages=[v.language])
               for v in core.voices.list()]
-    tiers = core.chain.status()
     tts = TtsProgram(
-        name="kaytoo-tts", attribution=attr, installed=True, version=__version__,
-        description="tiers: " + ", ".join(f"{t} ({r or 'ready'})" for t, r in tiers.items()),
-        voices=voices, supports_synthesize_streaming=True)
+        name="kaytoo-tts", attribution=tts_attr, installed=core.tts_installed(),
+        version=__version__, description="Kaytoo", voices=voices,
+        supports_synthesize_streaming=True)
     event = Info(asr=[asr], tts=[tts]).event()
-    event.data[TIERS_KEY] = tiers   # for Kaytoo's app: which tiers can serve, and why not
+    event.data[TIERS_KEY] = core.tier_status()   # for Kaytoo's app: which tiers can serve, and why not
     return event
 
 
 class EngineHandler:
-    """One connection. Built by ``make_handler`` as a wyoming AsyncEventHandler subclass."""
+    """One connection. Built by ``make_handler`` as a wyoming AsyncEventHandler subclass.
 
-    def __init__(self, core: EngineCore):
+    ``handle`` returns False to close the connection: after a one-shot ``synthesize`` that
+    cannot be spoken, because Home Assistant's one-shot path ignores ``error`` and waits for
+    ``audio-stop`` or a closed connection."""
+
+    def __init__(self, core: EngineCore, close=None):
         self.core = core
+        self._close = close
         self._audio: list[np.ndarray] = []
         self._hearing = None       # the core's incremental transcriber for the utterance arriving
         self._converter = None
         self._language: str | None = None
-        self._stream_queue: "asyncio.Queue[str | None] | None" = None
-        self._stream_opts: tuple[str | None, str] = (None, "auto")
+        self._text: "asyncio.Queue[str | None] | None" = None  # raw text of the reply being spoken
+        self._streaming = False  # between synthesize-start and synthesize-stop
         self._cancel = threading.Event()
         self._task: asyncio.Task | None = None
 
@@ -119,24 +130,25 @@ class EngineHandler:
             await self._transcribe(write)
         elif SynthesizeStart.is_type(event.type):
             start = SynthesizeStart.from_event(event)
-            self._stream_opts = (start.voice.name if start.voice else None,
-                                 event.data.get(TIER_KEY, "auto"))
-            self._stream_queue = asyncio.Queue()
-            self._begin_speech(write)
-        elif SynthesizeChunk.is_type(event.type) and self._stream_queue is not None:
-            await self._stream_queue.put(SynthesizeChunk.from_event(event).text)
-        elif SynthesizeStop.is_type(event.type) and self._stream_queue is not None:
-            await self._stream_queue.put(None)
+            self._streaming = True
+            self._begin_speech(write, start.voice, event.data.get(TIER_KEY, "auto"), True)
+        elif SynthesizeChunk.is_type(event.type) and self._text is not None:
+            await self._text.put(SynthesizeChunk.from_event(event).text)
+        elif SynthesizeStop.is_type(event.type) and self._text is not None:
+            self._streaming = False
+            await self._text.put(None)
         elif Synthesize.is_type(event.type):
-            if self._stream_queue is not None:
+            if self._streaming:
                 return True  # the one-shot copy a streaming client also sends: already handled
             syn = Synthesize.from_event(event)
-            self._stream_opts = (syn.voice.name if syn.voice else None,
-                                 event.data.get(TIER_KEY, "auto"))
-            self._stream_queue = asyncio.Queue()
-            await self._stream_queue.put(syn.text)
-            await self._stream_queue.put(None)
-            self._begin_speech(write, streaming=False)
+            try:
+                await asyncio.to_thread(prepare_text, [syn.text])  # refuse bad text before any audio
+            except UserError as e:
+                await write(_error(e))
+                return False
+            self._begin_speech(write, syn.voice, event.data.get(TIER_KEY, "auto"), False)
+            await self._text.put(syn.text)
+            await self._text.put(None)
         elif event.type == CANCEL_EVENT:
             self._cancel.set()
         elif event.type == PREPARE_EVENT:
@@ -184,48 +196,23 @@ class EngineHandler:
         await write(Event(type=PREPARED_EVENT, data={"voice": voice, "tier": "xtts",
                                                       "reason": reason}))
 
-    def _begin_speech(self, write, streaming: bool = True) -> None:
+    def _begin_speech(self, write, voice, tier: str, streaming: bool) -> None:
         self._cancel = threading.Event()
-        self._task = asyncio.create_task(self._speak(write, self._stream_queue, streaming))
+        self._text = asyncio.Queue()
+        name = voice.name if voice is not None else None
+        self._task = asyncio.create_task(self._speak(write, self._text, name, tier, streaming))
 
-    async def _speak(self, write, sentences: "asyncio.Queue[str | None]", streaming: bool) -> None:
+    async def _speak(self, write, text: "asyncio.Queue[str | None]", voice: str | None, tier: str,
+                     streaming: bool) -> None:
         from wyoming.audio import AudioChunk, AudioStart, AudioStop
         from wyoming.event import Event
         from wyoming.tts import SynthesizeStopped
 
-        loop = asyncio.get_running_loop()
-        out: asyncio.Queue = asyncio.Queue()
-        voice, tier = self._stream_opts
-        cancel = self._cancel
-
-        def incoming():  # runs in the worker thread: pull sentences as the client sends them
-            while True:
-                text = asyncio.run_coroutine_threadsafe(sentences.get(), loop).result()
-                if text is None:
-                    return
-                yield text
-
-        def work() -> None:
-            put = partial(loop.call_soon_threadsafe, out.put_nowait)
-            try:
-                speech = self.core.speak(incoming(), voice, tier, cancel)
-                done = 0
-                for chunk in speech:
-                    if len(speech.report.sentences) != done:  # a sentence finished: new segment
-                        done = len(speech.report.sentences)
-                        put(("segment", None))
-                    put(("chunk", chunk))
-                put(("report", speech.report.to_dict()))
-            except Exception as e:
-                put(("error", e))
-            put(("end", None))
-
-        worker = asyncio.create_task(asyncio.to_thread(work))
         rate = self.core.settings.audio.output_rate
-        started = False
+        started = failed = False
+        cancel = self._cancel
         try:
-            while True:
-                kind, value = await out.get()
+            async for kind, value in speak_events(self.core, text, voice, tier, cancel):
                 if kind == "chunk":
                     if not started:
                         await write(AudioStart(rate=rate, width=2, channels=1).event())
@@ -238,22 +225,65 @@ class EngineHandler:
                 elif kind == "report":
                     await write(Event(type=REPORT_EVENT, data=value))
                 elif kind == "error":
+                    failed = True
                     await write(_error(value))
-                elif kind == "end":
-                    break
             if started:
                 await write(AudioStop().event())
             if streaming:
                 await write(SynthesizeStopped().event())
+            elif failed and self._close is not None:
+                self._close()  # a one-shot peer waits for audio-stop or the end of the connection
         finally:
             cancel.set()
-            self._stream_queue = None
-            await worker
+            self._text = None
 
     async def disconnect(self) -> None:
         self._cancel.set()  # the client is gone: stop speaking to nobody
-        if self._stream_queue is not None:
-            self._stream_queue.put_nowait(None)
+        if self._text is not None:
+            self._text.put_nowait(None)
+
+
+async def speak_events(core: EngineCore, text: "asyncio.Queue[str | None]", voice: str | None,
+                       tier: str, cancel: threading.Event):
+    """Speak raw text arriving on ``text`` (None ends it) in a worker thread; yield
+    ("chunk", samples), ("segment", None) when a sentence is done, ("report", dict) and
+    ("error", exception) as they happen. Shared by the Wyoming server and the HTTP API."""
+    loop = asyncio.get_running_loop()
+    out: asyncio.Queue = asyncio.Queue()
+
+    def incoming():  # runs in the worker thread: raw text as the client sends it
+        while True:
+            piece = asyncio.run_coroutine_threadsafe(text.get(), loop).result()
+            if piece is None:
+                return
+            yield piece
+
+    def work() -> None:
+        put = partial(loop.call_soon_threadsafe, out.put_nowait)
+        try:
+            speech = core.speak(incoming(), voice, tier, cancel, raw=True)
+            done = 0
+            for chunk in speech:
+                if len(speech.report.sentences) != done:  # a sentence finished: new segment
+                    done = len(speech.report.sentences)
+                    put(("segment", None))
+                put(("chunk", chunk))
+            put(("report", speech.report.to_dict()))
+        except Exception as e:
+            put(("error", e))
+        put(("end", None))
+
+    worker = asyncio.create_task(asyncio.to_thread(work))
+    try:
+        while True:
+            item = await out.get()
+            if item[0] == "end":
+                return
+            yield item
+    finally:
+        cancel.set()
+        text.put_nowait(None)  # a worker waiting for more text may stop
+        await worker
 
 
 def _error(e: Exception):
@@ -272,7 +302,7 @@ def make_handler(core: EngineCore):
     class Handler(AsyncEventHandler):
         def __init__(self, reader, writer):
             super().__init__(reader, writer)
-            self.logic = EngineHandler(core)
+            self.logic = EngineHandler(core, close=self.writer.close)
 
         async def handle_event(self, event) -> bool:
             return await self.logic.handle(self.write_event, event)
@@ -283,64 +313,74 @@ def make_handler(core: EngineCore):
     return Handler
 
 
+def _limits(core: EngineCore) -> wire.Limits:
+    engine = core.settings.engine
+    return wire.Limits(header=engine.max_event_bytes, data=engine.max_event_bytes,
+                       payload=engine.max_audio_bytes)
+
+
 async def serve_stdio(core: EngineCore, protocol_out: BinaryIO) -> None:
     """Serve one peer on stdin and ``protocol_out`` (a duplicate of the original stdout: fd 1
     itself now points at stderr, so nothing a library prints can corrupt the protocol)."""
-    from wyoming.event import async_get_stdin
-
-    reader = await async_get_stdin()
+    limits = _limits(core)
     loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=limits.header)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     transport, proto = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, protocol_out)
     writer = asyncio.StreamWriter(transport, proto, None, loop)
-    await make_handler(core)(reader, writer).run()
+    await wire.run_handler(make_handler(core)(reader, writer), limits)
 
 
-async def serve(core: EngineCore, uri: str) -> None:
-    from wyoming.server import AsyncServer
-
-    server = AsyncServer.from_uri(uri)
+async def serve(core: EngineCore, uri: str, sock: OwnedSocket | None = None) -> None:
+    """Serve ``uri`` until cancelled; a unix:// address is served on ``sock`` (already bound)."""
     parsed = urlparse(uri)
     if parsed.scheme == "unix":
-        path = Path(parsed.netloc + parsed.path)
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        old = os.umask(0o177)  # the socket is born 0600: private to the user
-        try:
-            await server.start(make_handler(core))
-        finally:
-            os.umask(old)
-        os.chmod(path, 0o600)
-        log.info("engine listening on %s", uri)
-        try:
-            await asyncio.Event().wait()
-        finally:
-            await server.stop()
+        sock = sock or OwnedSocket(Path(parsed.netloc + parsed.path))
+        server = await wire.start_server(make_handler(core), _limits(core), sock=sock.sock)
     else:
-        log.info("engine listening on %s", uri)
-        await server.run(make_handler(core))
+        server = await wire.start_server(make_handler(core), _limits(core),
+                                         host=parsed.hostname, port=parsed.port)
+    log.info("engine listening on %s", uri)
+    async with server:
+        await server.serve_forever()
 
 
-def run(core: EngineCore, uri: str, protocol_out: BinaryIO | None = None) -> None:
+async def _together(wyoming: Awaitable[None], http: Callable[[], Awaitable[None]]) -> None:
+    """Both servers; when the Wyoming side ends (the stdio peer left), so does the engine."""
+    web = asyncio.create_task(http())
+    try:
+        await wyoming
+    finally:
+        web.cancel()
+
+
+def run(core: EngineCore, uri: str, protocol_out: BinaryIO | None = None,
+        http: Callable[[], Awaitable[None]] | None = None) -> None:
+    """Serve until SIGTERM or the stdio peer leaves; ``http`` (the OpenAI-style API) runs in
+    the same event loop."""
     import signal
 
     parsed = urlparse(uri)
-    sock = Path(parsed.netloc + parsed.path) if parsed.scheme == "unix" else None
+    # Bound before the models load, so a second engine on the same path is refused at once.
+    sock = OwnedSocket(Path(parsed.netloc + parsed.path)) if parsed.scheme == "unix" else None
 
     def _stop(*_):
         # SIGTERM from the supervisor: nothing here holds user data, so leave at once (waiting for
         # an inference thread to notice could take seconds) after removing the socket.
         if sock is not None:
-            sock.unlink(missing_ok=True)
+            sock.release()
         os._exit(0)
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _stop)
     core.preload()
     try:
-        asyncio.run(serve_stdio(core, protocol_out) if protocol_out is not None else serve(core, uri))
+        wyoming = serve_stdio(core, protocol_out) if protocol_out is not None else serve(core, uri, sock)
+        asyncio.run(_together(wyoming, http) if http is not None else wyoming)
     except KeyboardInterrupt:
         pass
     # The peer is gone: do not wait for inference threads that may still be finishing a reply.
     logging.shutdown()
     if sock is not None:
-        sock.unlink(missing_ok=True)
+        sock.release()
     os._exit(0)

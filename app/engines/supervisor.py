@@ -105,12 +105,13 @@ class Supervisor:
         attempt = 0
         while not self._stop.is_set():
             self._set("starting" if attempt == 0 else "restarting",
-                      "" if attempt == 0 else f"attempt {attempt + 1}")
+                      "" if attempt == 0 else f"attempt {attempt}")
             self.proc = proc = self._spawn()
             problem = self._wait_ready(proc)
             if problem is None:
                 self._set("ready", self.uri)
                 self._ready.set()
+                attempt = 0   # a later crash starts counting its own restarts afresh
                 while not self._stop.is_set() and proc.poll() is None:
                     self._stop.wait(0.2)
                 if self._stop.is_set():

@@ -39,6 +39,7 @@ class AudioIO:
         self.recorder: Recorder | None = None
         self._reply_chars = 0
         self._speed = 1.0
+        self._pushed_s = 0.0
 
     # -- devices ---------------------------------------------------------------------------------
     def open(self) -> None:
@@ -92,15 +93,25 @@ class AudioIO:
     def recording(self) -> bool:
         return self.recorder is not None and self.recorder.recording
 
-    def begin_listening(self, still_wanted: Callable[[], bool]) -> bool:
-        """Start recording; a device that fails is re-scanned once (it may have been plugged in
-        since). False, with the reason sent to ``on_message``, when no microphone can be used."""
+    @property
+    def live(self) -> bool:
+        """A real microphone (not a file standing in for one): its audio arrives while held."""
+        return self.mic_file is None
+
+    def begin_listening(self, still_wanted: Callable[[], bool],
+                        on_audio: Callable[[np.ndarray], None] | None = None,
+                        preroll: bool = True) -> bool:
+        """Start recording; ``on_audio`` gets the 16 kHz audio as it arrives. A device that fails
+        is re-scanned once (it may have been plugged in since). False, with the reason sent to
+        ``on_message``, when no microphone can be used. ``preroll`` False drops what the
+        microphone held from before the press (a barge-in: that was Kaytoo speaking, and it must
+        not become a question)."""
         if self.mic_file is not None:
             return True
         for attempt in (1, 2):
             try:
                 self._open_mic()
-                self.recorder.begin()
+                self.recorder.begin(on_audio, preroll=preroll)
                 return True
             except UserError as e:
                 self._close_mic()
@@ -133,7 +144,7 @@ class AudioIO:
 
     # -- speaking --------------------------------------------------------------------------------
     def begin_reply(self, speed: float = 1.0, expected_s: float | None = None) -> None:
-        self._reply_chars, self._speed = 0, speed
+        self._reply_chars, self._speed, self._pushed_s = 0, speed, 0.0
         self.player.new_reply(expected_s)
 
     def sentence_coming(self, text: str) -> None:
@@ -142,7 +153,16 @@ class AudioIO:
         self.player.expect_more(self._reply_chars / (CHARS_PER_SECOND * self._speed))
 
     def play(self, chunk: np.ndarray) -> None:
+        self._pushed_s += len(chunk) / self.player.rate
         self.player.play(chunk)
+
+    def heard_fraction(self) -> float:
+        """How much of the reply's text was heard, by the audio played against the length its
+        text would take to say (a reply cut short by a lost engine)."""
+        expected = self._reply_chars / (CHARS_PER_SECOND * self._speed)
+        if not expected:
+            return 0.0
+        return max(0.0, min(1.0, self._pushed_s * self.player.played_fraction() / expected))
 
     def end_reply(self, cancel: threading.Event | None = None, timeout: float = 600.0) -> None:
         """No more audio for this reply: wait until it is played out (or cut)."""

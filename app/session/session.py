@@ -20,16 +20,21 @@ from typing import Callable
 import numpy as np
 
 from app.assistant import Action, Assistant, Timers
+from app.audio import clip
 from app.audio import devices
 from app.engines.client import EngineGone
+from app.engines.protocol import Transcript
 from app.errors import NothingCouldServe, UserError, first_line
 from app.net import is_online
 from app.paths import Paths
 from app.session.audio_io import AudioIO
+from app.session.cloning import Cloning
 from app.session.engine_link import Engine, EngineLink, StateSink, default_engine
 from app.session.global_key import GlobalHotkey
+from app.session.hearing import Hearing
 from app.session.hold import HoldDebouncer
 from app.session.listener import SessionListener
+from app.session.speaking import SAMPLE_SENTENCE, Speaking
 from app.session.turn import TurnResult, TurnState, run_turn, settings_after
 from app.settings import save
 from app.settings.merge import with_changes
@@ -38,7 +43,6 @@ from app.voices.library import VoiceLibrary
 
 log = logging.getLogger(__name__)
 
-SAMPLE_SENTENCE = "Hello. This is how I sound. The odds of you liking it are, frankly, unremarkable."
 ONLINE_PROBE_S = 60.0
 
 
@@ -63,14 +67,20 @@ class Session:
         self._lock = threading.RLock()
         self._cancel = threading.Event()
         self._closing = threading.Event()
+        self.speaking = Speaking(self.link, self.audio, listener, lambda: self.settings,
+                                 lambda: self.state is TurnState.IDLE, self._closing)
         self._turn: threading.Thread | None = None
         self._turn_id = 0
         self._cuts: dict[int, float] = {}
         self._t_release = 0.0
+        self._hearing: Hearing | None = None
+        self.cloning = Cloning(paths.models)
+        self._told_offline: set[str] = set()   # voices already told they sound like Piper for now
 
     # -- life cycle ------------------------------------------------------------------------------
     def start(self) -> None:
         self.audio.open()
+        self._report_cloning(None)   # from the settings now; the engine's word once it is ready
         self.link.start()
         try:  # the library's spelling of the active voice ("kaytoo" → "Kaytoo")
             self.settings.voice.active = self.voices.get(self.settings.voice.active).name
@@ -106,10 +116,17 @@ class Session:
         with self._lock:
             if self.state is TurnState.LISTENING:
                 return
-            if self.state in (TurnState.THINKING, TurnState.SPEAKING):
+            barge_in = self.state in (TurnState.THINKING, TurnState.SPEAKING)
+            if barge_in:
                 self._barge_in()
             self._set(TurnState.LISTENING)
-        if not self.audio.begin_listening(lambda: self.state is TurnState.LISTENING):
+        hearing = Hearing(self.link, self.settings.stt.language) if self.audio.live else None
+        self._hearing = hearing
+        if not self.audio.begin_listening(lambda: self.state is TurnState.LISTENING,
+                                          hearing.feed if hearing else None,
+                                          preroll=not barge_in):
+            if hearing:
+                hearing.abandon()
             self._set(TurnState.IDLE)
 
     def release(self) -> None:
@@ -117,16 +134,22 @@ class Session:
             if self.state is not TurnState.LISTENING:
                 return
             self._t_release = time.monotonic()
+            hearing, self._hearing = self._hearing, None
             samples = self.audio.end_listening()
+            confirm = samples is None and self.assistant.pending is not None
             if samples is None:
-                self._set(TurnState.IDLE)
-                return
+                if hearing:
+                    hearing.abandon()
+                if not confirm:     # a tap is not a question, unless it answers "Did you mean …?"
+                    self._set(TurnState.IDLE)
+                    return
+                hearing, samples = _PressedAgain(), np.zeros(0, np.float32)
             self._set(TurnState.THINKING)
             self._turn_id += 1
             self._cancel = threading.Event()
             self._turn = threading.Thread(
                 target=self._run_turn,
-                args=(self._turn_id, samples, self._cancel, self._turn, self._t_release),
+                args=(self._turn_id, samples, hearing, self._cancel, self._turn, self._t_release),
                 name=f"turn-{self._turn_id}", daemon=True)
             self._turn.start()
 
@@ -145,12 +168,25 @@ class Session:
         self.settings.voice.active = name
         self._save_settings()
         self.listener.voice_changed(name)
-        self.listener.message(f"Now speaking with the voice '{name}'.")
+        why = None if self.heard_as_itself(name) else self.cloning.why
+        if why and name.lower() not in self._told_offline:
+            # Said once per voice, not at every switch (the status bar shows the voice itself).
+            self._told_offline.add(name.lower())
+            self.listener.message(f"'{name}' sounds like the offline voice until the cloned "
+                                  f"voice can be used ({why[0]}).")
+
+    def heard_as_itself(self, name: str) -> bool:
+        """Does ``name`` sound like itself now? A bundled voice is made from the offline voice
+        (Piper), so it always does; a library voice needs the cloning tier."""
+        try:
+            bundled = self.voices.get(name).bundled
+        except UserError:
+            return False
+        return bundled or self.cloning.why is None
 
     def preview_reference(self, name: str) -> None:
         if self._busy("play a preview"):
             return
-        from app.audio import clip
 
         try:
             voice = self.voices.get(name)
@@ -164,16 +200,11 @@ class Session:
     def speak_sample(self, name: str) -> None:
         if self._busy("speak a sample"):
             return
-        threading.Thread(target=self._say, args=(SAMPLE_SENTENCE, name, True),
-                         name="sample", daemon=True).start()
+        self.speaking.say(SAMPLE_SENTENCE, name, sample=True)
 
     def prepare_voice(self, name: str) -> threading.Event:
-        """Compute a new voice's cloning latents in the background, when the engine's cloning tier
-        can serve (it speaks one word with the voice and caches the latents). Returns a cancel flag."""
-        cancel = threading.Event()
-        threading.Thread(target=self._prepare, args=(name, cancel), name="prepare-voice",
-                         daemon=True).start()
-        return cancel
+        """Compute a new voice's cloning latents in the background (see Speaking.prepare)."""
+        return self.speaking.prepare(name)
 
     def test_tone(self, device: str | None = None) -> None:
         try:
@@ -216,14 +247,19 @@ class Session:
         return devices.names("input"), devices.names("output")
 
     # -- the turn (worker thread) ----------------------------------------------------------------
-    def _run_turn(self, turn_id: int, samples: np.ndarray, cancel: threading.Event,
-                  previous: threading.Thread | None, t_release: float) -> None:
+    def _run_turn(self, turn_id: int, samples: np.ndarray, hearing: "Hearing | None",
+                  cancel: threading.Event, previous: threading.Thread | None,
+                  t_release: float) -> None:
+        heard = hearing.finish() if hearing is not None else None   # heard while it was held
+        heard_s = round(time.monotonic() - t_release, 4)
         if previous is not None:
             previous.join(30)   # an interrupted turn drains its connection first
         self.audio.begin_reply(self.settings.tts.speed)
         events = _TurnEvents(self, turn_id, cancel)
         try:
-            result = self._turn_with_retry(samples, cancel, events)
+            result = self._turn_with_retry(samples, heard, cancel, events)
+            if heard is not None:
+                result.timings.stt_s = heard_s
             self.audio.end_reply(cancel)
             cut = cancel.is_set() or result.cut
             result.cut = cut
@@ -232,11 +268,16 @@ class Session:
             result.timings.first_sound_s = round(first - t_release, 4) if first else None
             result.timings.spoken_s = round(time.monotonic() - t_release, 4)
             result.underruns = self.audio.underruns
+            result.fallbacks = [f for f in result.fallbacks if not self.cloning.known(f.tier)]
             self.listener.turn_done(result)
             if not cut:
                 self._act(result.action)
         except EngineGone:
             self.link.drop()
+            if events.replied and not cancel.is_set():
+                # What arrived is still played; the card strikes the rest, as a barge-in does.
+                self.audio.end_reply(cancel, timeout=60)
+                self.listener.reply_cut(self.audio.heard_fraction())
             self.listener.turn_failed("The speech engine stopped during that turn; it is "
                                       "restarting. Try again in a moment.")
         except (UserError, NothingCouldServe) as e:
@@ -251,12 +292,14 @@ class Session:
                                                                TurnState.SPEAKING):
                     self._set(TurnState.IDLE)
 
-    def _turn_with_retry(self, samples: np.ndarray, cancel: threading.Event,
-                         events: "_TurnEvents") -> TurnResult:
+    def _turn_with_retry(self, samples: np.ndarray, heard: Transcript | None,
+                         cancel: threading.Event, events: "_TurnEvents") -> TurnResult:
+        assistant = _Confirming(self.assistant) if heard is _PRESSED_AGAIN else self.assistant
         for attempt in (1, 2):
             try:
-                return run_turn(self.link.client(), self.assistant, samples,
-                                self.settings.voice.active, self._play_unless(cancel), cancel, events)
+                return run_turn(self.link.client(), assistant, samples,
+                                self.settings.voice.active, self._play_unless(cancel), cancel, events,
+                                transcript=heard)
             except EngineGone:
                 self.link.drop()
                 # Nothing said yet: ask again once the supervisor has the engine back.
@@ -290,59 +333,44 @@ class Session:
     def _timer_due(self, timer) -> None:
         text = self.assistant.timer_due_text(timer)
         self.listener.announce(text)
-        threading.Thread(target=self._say, args=(text, None, False), daemon=True).start()
-
-    def _say(self, text: str, voice: str | None, report: bool) -> None:
-        """Speak outside a turn (a sample sentence, a timer) on a connection of its own."""
-        while self.state is not TurnState.IDLE and not self._closing.is_set():
-            self._closing.wait(0.1)   # a timer that falls due mid-turn waits for the turn to end
-        try:
-            with self.link.fresh_client(timeout=60.0) as client:
-                self.audio.begin_reply(self.settings.tts.speed)
-                self.audio.sentence_coming(text)
-                speech = client.speak([text], voice or self.settings.voice.active)
-                for chunk in speech:
-                    self.audio.play(chunk)
-                self.audio.end_reply(timeout=120)
-            self.listener.said(text, speech.report.tier or "")
-            if report:
-                self.listener.sample_spoken(speech.report.tier or "")
-        except Exception as e:
-            self.listener.message(f"Could not speak: {first_line(e)}")
-
-    def _prepare(self, name: str, cancel: threading.Event) -> None:
-        text = f"Preparing '{name}' for cloning…"
-        try:
-            if "xtts" not in self.settings.tts.tiers:
-                return
-            with self.link.fresh_client(ready_timeout=120, timeout=600) as client:
-                if client.tier_status().get("xtts", "absent") is not None or cancel.is_set():
-                    return   # the cloning tier cannot serve: nothing to prepare
-                self.listener.voice_progress(text, 0.1)
-                reason = client.prepare_voice(name)
-            if reason is not None:
-                raise UserError(reason)
-            self.listener.message(f"'{name}' is ready for cloning.")
-        except Exception as e:
-            self.listener.message(f"Could not prepare '{name}' in advance ({first_line(e)}); "
-                                  "it is prepared the first time it speaks.")
-        finally:
-            self.listener.voice_progress("", 1.0)
+        self.speaking.say(text)
 
     # -- engine, settings, key, network ----------------------------------------------------------
     def _engine_state(self, state: str, detail: str) -> None:
         self.listener.engine_state(state, detail)
+        if state == "ready":
+            threading.Thread(target=self._fetch_tiers, name="tier-status", daemon=True).start()
+
+    def _fetch_tiers(self) -> None:
+        try:
+            with self.link.fresh_client(ready_timeout=10, timeout=30) as client:
+                status = client.tier_status()
+        except Exception as e:  # the engine went away again: its next "ready" asks anew
+            log.info("tier status unavailable: %s", first_line(e))
+            return
+        self._report_cloning(status)
+
+    def _report_cloning(self, status: dict[str, str | None] | None) -> None:
+        """Work out (and report) why library voices cannot be heard in their own voice now."""
+        why, fix = self.cloning.update(self.settings, status) or (None, "")
+        self.listener.cloning_status(why, fix)
 
     def _apply(self, new: Settings) -> None:
         old, self.settings = self.settings, new.model_copy(deep=True)
         self._save_settings()
         self.audio.apply(self.settings.audio)
+        if (old.tts, old.engine) != (new.tts, new.engine):
+            self._report_cloning(None)   # asked again when the new engine is ready
         if (old.tts, old.stt, old.engine) != (new.tts, new.stt, new.engine):
             self.listener.message("Restarting the speech engine to apply the new settings…")
             threading.Thread(target=self.link.restart, args=(self.settings,),
                              name="engine-restart", daemon=True).start()
         if old.voice.active != new.voice.active:
-            self.listener.voice_changed(new.voice.active)
+            try:   # always the library's spelling
+                self.settings.voice.active = self.voices.get(new.voice.active).name
+            except UserError:
+                pass
+            self.listener.voice_changed(self.settings.voice.active)
         if old.ui.global_ptt_key != new.ui.global_ptt_key:
             self._grab_global_key()
         self.assistant.settings = self.settings.assistant
@@ -393,6 +421,26 @@ class Session:
         with self._lock:
             self.state = state
         self.listener.state_changed(state)
+
+
+_PRESSED_AGAIN = Transcript("Yes (pressed again).", "", 0.0, 0.0)
+
+
+class _PressedAgain:
+    """The key pressed (and let go) again while "Did you mean …?" waits: that is a yes."""
+
+    def finish(self) -> Transcript:
+        return _PRESSED_AGAIN
+
+
+class _Confirming:
+    """The assistant for a press that confirms: the held command is done."""
+
+    def __init__(self, assistant: Assistant):
+        self.assistant = assistant
+
+    def respond(self, *_):
+        return self.assistant.confirm_pending() or self.assistant.respond("")
 
 
 class _TurnEvents:

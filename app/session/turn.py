@@ -61,8 +61,7 @@ class TurnResult:
     def to_dict(self) -> dict:
         """Plain data for JSON and for the window (action values that are objects become dicts)."""
         d = asdict(self)
-        d["action"] = {"kind": self.action.kind, "value": _plain(self.action.value)} \
-            if self.action.kind != "none" else {}
+        d["action"] = {"kind": self.action.kind, "value": _plain(self.action.value)}
         return d
 
 
@@ -79,7 +78,7 @@ def run_turn(engine, assistant, samples16k: np.ndarray, voice: str | None,
     if events:
         events.heard(transcript)
 
-    reply = assistant.respond(transcript.text)
+    reply = assistant.respond(transcript.text, transcript.alternatives, transcript.confidence)
     said: list[str] = []
 
     def sentences() -> Iterator[str]:

@@ -70,6 +70,9 @@ class AssistantSettings(_Section):
 
 class EngineSettings(_Section):
     remote_uri: str | None = None       # use a remote Wyoming server instead of the local engine
+    # Largest event the engine accepts from a client: JSON header/data (text) and audio payload.
+    max_event_bytes: int = Field(64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    max_audio_bytes: int = Field(16 * 1024 * 1024, ge=64 * 1024, le=1024 * 1024 * 1024)
 
 
 class UiSettings(_Section):
@@ -77,6 +80,9 @@ class UiSettings(_Section):
     ptt_key: str = "Space"
     global_ptt_key: str | None = None   # a system-wide push-to-talk key (X11 only); None: off
     first_run_done: bool = False
+    window_geometry: str | None = None  # the main window's size and place (Qt saveGeometry, base64)
+    window_state: str | None = None     # its docks (Qt saveState, base64)
+    dock_tab: str | None = None         # the dock tab in front ("voices" or "video")
 
 
 class Settings(_Section):

@@ -7,6 +7,7 @@ window and exits: 0 when Kaytoo answered, non-zero with a one-line reason otherw
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from dataclasses import dataclass
@@ -64,7 +65,8 @@ def run_gui(args: argparse.Namespace, paths: "Paths", settings: "Settings",
     app.setApplicationName("Kaytoo")
     apply_theme(app, settings.ui.theme)
     ui = assemble(paths, settings, voice_library(paths), args.mic_file, probe_online=True)
-    if warning:
+    if warning:  # the settings file was repaired or set aside at load: say so in the window
+        logging.getLogger(__name__).warning("shown in the window: %s", warning)
         ui.window.show_message(warning)
     outcome = {"code": 0}
     if args.smoke:
@@ -156,11 +158,13 @@ def assemble(paths: "Paths", settings: "Settings", voices: "VoiceLibrary",
     window.test_tone.connect(controller.test_tone)
     window.mic_check.connect(controller.mic_check)
     window.preview_voice.connect(controller.preview_reference)
+    window.stop_audio.connect(controller.stop_audio)
     panel.active_chosen.connect(controller.set_voice)
     panel.preview_reference.connect(controller.preview_reference)
     panel.speak_sample.connect(controller.speak_sample)
     panel.voice_added.connect(controller.prepare_voice)
     panel.message.connect(window.show_message)
+    panel.fix_requested.connect(window.fix_cloning)
 
     # controller → window
     controller.state_changed.connect(window.show_state)
@@ -170,9 +174,11 @@ def assemble(paths: "Paths", settings: "Settings", voices: "VoiceLibrary",
     controller.reply_sentence.connect(window.show_reply_sentence)
     controller.turn_done.connect(window.show_turn)
     controller.turn_failed.connect(window.show_turn_failed)
+    controller.reply_cut.connect(window.conversation.cut_reply)
     controller.announce.connect(window.conversation.announce)
     controller.voice_changed.connect(window.show_voice)
     controller.voice_progress.connect(panel.show_progress)
+    controller.cloning_status.connect(panel.set_cloning)
     controller.message.connect(window.show_message)
     controller.online_changed.connect(window.show_online)
     controller.devices_changed.connect(window.show_devices)

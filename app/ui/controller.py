@@ -26,9 +26,11 @@ class Controller(QObject):
     first_sound = Signal(float)          # release → first reply sample at the device, seconds
     turn_done = Signal(dict)             # TurnResult.to_dict()
     turn_failed = Signal(str)
+    reply_cut = Signal(float)            # the reply stopped (engine lost); fraction of it heard
     announce = Signal(str)               # something said unprompted (a timer)
     said = Signal(str, str)              # text spoken outside a turn, the tier that spoke it
     voice_changed = Signal(str)
+    cloning_status = Signal(object, str)  # why library voices sound like Piper (None: they do not), fix
     voice_progress = Signal(str, float)  # what is being prepared, fraction (1.0: done)
     open_panel = Signal(str)
     message = Signal(str)                # one plain sentence for the status bar
@@ -136,6 +138,9 @@ class _Relay(SessionListener):
     def turn_failed(self, why: str) -> None:
         self.c.turn_failed.emit(why)
 
+    def reply_cut(self, heard_fraction: float) -> None:
+        self.c.reply_cut.emit(heard_fraction)
+
     def announce(self, text: str) -> None:
         self.c.announce.emit(text)
 
@@ -147,6 +152,9 @@ class _Relay(SessionListener):
 
     def voice_changed(self, name: str) -> None:
         self.c.voice_changed.emit(name)
+
+    def cloning_status(self, why: str | None, fix: str) -> None:
+        self.c.cloning_status.emit(why, fix)
 
     def voice_progress(self, text: str, fraction: float) -> None:
         self.c.voice_progress.emit(text, fraction)

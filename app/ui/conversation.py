@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 TIER_NAMES = {"xtts": "cloned voice (XTTS)", "piper": "offline voice (Piper)",
@@ -47,6 +47,7 @@ class TurnCard(QFrame):
         self.sentences: list[str] = []
         self.cut = False
         self.done = False
+        self.played: float | None = None   # fraction of the reply heard, when it was cut
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 12, 16, 12)
         layout.setSpacing(6)
@@ -85,7 +86,8 @@ class TurnCard(QFrame):
         self.cut = bool(t.get("cut"))
         if t.get("reply") and not self.sentences:
             self.sentences = [t["reply"]]
-        self._render_reply(t.get("played_fraction") if self.cut else None)
+        self.played = t.get("played_fraction") if self.cut else None
+        self._render_reply()
         self.meta.setText(html.escape(timings_text(t)))
         self.meta.show()
         falls = fallback_text(t.get("fallbacks", []))
@@ -99,7 +101,13 @@ class TurnCard(QFrame):
         self.notes.show()
         self._render_reply()
 
-    def _render_reply(self, played_fraction: float | None = None) -> None:
+    def cut_at(self, played_fraction: float) -> None:
+        """The reply stopped part-way (barge-in, engine lost): strike what was never heard."""
+        self.cut, self.played = True, played_fraction
+        self._render_reply()
+
+    def _render_reply(self) -> None:
+        played_fraction = self.played
         text = self.reply_text
         head = "<span style='font-weight:600; color:#39c5bb'>KAYTOO</span>&nbsp;&nbsp;"
         if not text:
@@ -130,15 +138,16 @@ class ConversationView(QScrollArea):
         super().__init__(parent)
         self.setWidgetResizable(True)
         self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setObjectName("conversationView")
+        self.setAccessibleName("Conversation")
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         inner = QWidget()
         inner.setObjectName("conversation")
         self._layout = QVBoxLayout(inner)
         self._layout.setContentsMargins(8, 8, 8, 8)
         self._layout.setSpacing(10)
-        self.placeholder = QLabel("Hold the button (or Space) and ask something — "
-                                  "“what time is it?”, “switch to the narrator voice”, "
-                                  "“set a timer for two minutes”.")
+        self.placeholder = QLabel()
+        self.set_hint([], "")
         self.placeholder.setWordWrap(True)
         self.placeholder.setObjectName("placeholder")
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -147,6 +156,21 @@ class ConversationView(QScrollArea):
         self.setWidget(inner)
         self.cards: list[TurnCard] = []
         self.active: TurnCard | None = None   # the turn being shown (a timer's card is not one)
+        # Scrolling: at the bottom it stays at the bottom (new cards, growing replies, resizes);
+        # scrolled up, the card at the top stays at the top through a resize.
+        self._stick = True
+        self._anchor: tuple[TurnCard, int] | None = None
+        bar = self.verticalScrollBar()
+        bar.valueChanged.connect(self._scrolled)
+        bar.rangeChanged.connect(self._range_changed)
+
+    def set_hint(self, voices: list[str], active: str, key: str = "Space") -> None:
+        """The empty window's hint: only questions that work here (a voice that exists)."""
+        asks = ["“what time is it?”", "“set a timer for two minutes”"]
+        other = next((v for v in voices if v.lower() != active.lower()), None)
+        asks.append(f"“switch to the {other} voice”" if other else "“what can I ask you?”")
+        self.placeholder.setText(f"Hold the button (or {key}) and ask something — "
+                                 + ", ".join(asks) + ".")
 
     @property
     def current(self) -> TurnCard | None:
@@ -169,6 +193,10 @@ class ConversationView(QScrollArea):
         self.active = None
         self._scroll_to_end()
 
+    def cut_reply(self, played_fraction: float) -> None:
+        if self.active is not None:
+            self.active.cut_at(played_fraction)
+
     def fail_turn(self, why: str) -> None:
         card = self.active if self.active is not None else self.begin_turn(None)
         card.fail(why)
@@ -186,10 +214,57 @@ class ConversationView(QScrollArea):
     def _add(self, card: TurnCard) -> TurnCard:
         self.placeholder.hide()
         self._layout.insertWidget(self._layout.count() - 1, card)
+        self._fit_column()
         self.cards.append(card)
         self._scroll_to_end()
         return card
 
     def _scroll_to_end(self) -> None:
+        self._stick = True
         bar = self.verticalScrollBar()
-        QTimer.singleShot(0, bar, lambda: bar.setValue(bar.maximum()))
+        bar.setValue(bar.maximum())   # and again when the new card's height is known (_range_changed)
+
+    def at_bottom(self) -> bool:
+        bar = self.verticalScrollBar()
+        return bar.value() >= bar.maximum() - 2
+
+    def top_card(self) -> TurnCard | None:
+        """The card at the top of the view."""
+        y = self.verticalScrollBar().value()
+        return next((c for c in self.cards if c.y() + c.height() > y), None)
+
+    def _scrolled(self, value: int) -> None:
+        if self._resizing:
+            return
+        self._stick = self.at_bottom()
+        card = None if self._stick else self.top_card()
+        self._anchor = (card, value - card.y()) if card is not None else None
+
+    def _range_changed(self, _low: int, high: int) -> None:
+        bar = self.verticalScrollBar()
+        if self._stick:
+            bar.setValue(high)
+        elif self._anchor is not None:
+            card, offset = self._anchor
+            bar.setValue(card.y() + min(offset, card.height() - 1))
+
+    _resizing = False
+
+    def column_width(self) -> int:
+        """Cards are at most this wide: lines of ~90 characters, not 200 on a wide screen."""
+        label = self.cards[-1].reply if self.cards else self.placeholder
+        label.ensurePolished()
+        return label.fontMetrics().averageCharWidth() * 90 + 32
+
+    def _fit_column(self) -> None:
+        side = max(8, (self.viewport().width() - self.column_width()) // 2)
+        self._layout.setContentsMargins(side, 8, side, 8)
+
+    def resizeEvent(self, event) -> None:
+        self._fit_column()
+        self._resizing = True        # the scroll bar moves on its own while the layout reflows
+        try:
+            super().resizeEvent(event)
+        finally:
+            self._resizing = False
+        self._range_changed(0, self.verticalScrollBar().maximum())

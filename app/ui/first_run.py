@@ -7,15 +7,18 @@ Sound checks are forwarded to the controller (it owns the devices); the download
 from __future__ import annotations
 
 import threading
+import urllib.parse
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QButtonGroup, QComboBox, QHBoxLayout, QLabel, QProgressBar,
                                QPushButton, QRadioButton, QVBoxLayout, QWizard, QWizardPage)
 
+from app.errors import UserError
+from app.net import https_target, unreachable
 from app.settings.model import Settings
 from app.ui.jobs import Job, Jobs
 from app.ui.level_meter import LevelMeter
-from app.ui.settings_dialog import DEFAULT_DEVICE
+from app.ui.settings_dialog import fill_devices
 
 XTTS = "xtts-v2"
 LICENCE_TEXT = (
@@ -40,11 +43,7 @@ class DevicesPage(QWizardPage):
         self.input, self.output = QComboBox(), QComboBox()
         for box, names, current in ((self.input, inputs, settings.audio.input_device),
                                     (self.output, outputs, settings.audio.output_device)):
-            box.addItem(DEFAULT_DEVICE, None)
-            for n in names:
-                box.addItem(n, n)
-            i = box.findData(current)
-            box.setCurrentIndex(max(0, i))
+            fill_devices(box, names, current)
         self.tone = QPushButton("Play a test tone")
         self.check = QPushButton("Check the microphone (3 s)")
         self.meter = LevelMeter()
@@ -64,11 +63,17 @@ class DevicesPage(QWizardPage):
 
 
 class VoicePage(QWizardPage):
-    def __init__(self):
+    HEAR, PLAYING = "▶ Hear Kaytoo", "■ Stop (playing…)"
+
+    def __init__(self, clip_seconds: float = 12.5):
         super().__init__()
         self.setTitle("Kaytoo's voice")
         self.setSubTitle("The built-in persona voice works offline from the first minute.")
-        self.preview = QPushButton("▶ Hear Kaytoo")
+        self.preview = QPushButton(self.HEAR)
+        self.clip_seconds = clip_seconds
+        self.played = QTimer(self)          # back to "Hear" when the clip has played out
+        self.played.setSingleShot(True)
+        self.played.timeout.connect(self.show_stopped)
         text = QLabel("You can add your own voices later in the voice library (a 6–20 second clip "
                       "of clear speech, or record one with the microphone).")
         text.setWordWrap(True)
@@ -76,6 +81,18 @@ class VoicePage(QWizardPage):
         layout.addWidget(text)
         layout.addWidget(self.preview, 0, Qt.AlignmentFlag.AlignLeft)
         layout.addStretch(1)
+
+    @property
+    def playing(self) -> bool:
+        return self.played.isActive()
+
+    def show_playing(self) -> None:
+        self.preview.setText(self.PLAYING)
+        self.played.start(int(self.clip_seconds * 1000) + 300)
+
+    def show_stopped(self) -> None:
+        self.played.stop()
+        self.preview.setText(self.HEAR)
 
 
 class LicencePage(QWizardPage):
@@ -91,6 +108,8 @@ class LicencePage(QWizardPage):
         group.addButton(self.accept_btn)
         group.addButton(self.decline_btn)
         (self.accept_btn if accepted else self.decline_btn).setChecked(True)
+        self.accept_btn.toggled.connect(self._choice_changed)
+        self._choice_changed()
         layout = QVBoxLayout(self)
         layout.addWidget(text)
         layout.addWidget(self.accept_btn)
@@ -100,6 +119,15 @@ class LicencePage(QWizardPage):
     @property
     def accepted(self) -> bool:
         return self.accept_btn.isChecked()
+
+    def _choice_changed(self, *_) -> None:
+        # The wizard shows Finish on a final page and Next otherwise; setFinalPage makes it
+        # re-read both (also when the user came back here from the download page).
+        self.setFinalPage(not self.accepted)
+
+    def nextId(self) -> int:
+        # The download page only follows an accepted licence.
+        return super().nextId() if self.accepted else -1
 
 
 class DownloadPage(QWizardPage):
@@ -134,8 +162,7 @@ class DownloadPage(QWizardPage):
         return next((m for m in self.store.known() if m.name == XTTS), None)
 
     def _partial_bytes(self) -> int:
-        folder = self.store.models_dir / XTTS
-        return sum(p.stat().st_size for p in folder.glob("*.part")) if folder.is_dir() else 0
+        return self.store.partial_bytes(XTTS)
 
     def refresh(self) -> None:
         info = self._info()
@@ -165,7 +192,13 @@ class DownloadPage(QWizardPage):
         store = self.store
 
         def work(job: Job):
-            return store.download(XTTS, lambda done, total: job.report(done, total), job.cancel)
+            try:
+                return store.download(XTTS, lambda done, total: job.report(done, total), job.cancel)
+            except UserError as e:
+                offline = offline_reason(store.base_url)
+                if offline is None:
+                    raise
+                raise UserError(offline) from e
 
         job = Job(work, "The download")
         job.signals.progress.connect(self._progress)
@@ -195,10 +228,27 @@ class DownloadPage(QWizardPage):
         self.status.setText(text)
 
 
+def offline_reason(url: str) -> str | None:
+    """The one plain sentence for a download that failed because the host cannot be reached
+    (None when it can: then the download's own sentence says what went wrong)."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or url
+    if parts.scheme == "https" and parts.port is None:
+        target, port, _ = https_target(host)     # through the proxy when one applies
+    else:
+        target, port = host, parts.port or 80
+    if unreachable(target, port, 3.0) is None:
+        return None
+    return (f"The model could not be downloaded: no network connection ({host} could not be "
+            "reached). Kaytoo speaks with Piper meanwhile; download it later from "
+            "Kaytoo → First-run setup.")
+
+
 class FirstRunWizard(QWizard):
     test_tone = Signal(object)        # output device name (None: default)
     mic_check = Signal(object)        # input device name
     preview_voice = Signal(str)       # voice name
+    stop_preview = Signal()
 
     def __init__(self, settings: Settings, inputs: list[str], outputs: list[str], store,
                  jobs: Jobs | None = None, parent=None):
@@ -214,15 +264,17 @@ class FirstRunWizard(QWizard):
         self.page_ids = [self.addPage(p) for p in self.pages]
         self.devices.tone.clicked.connect(lambda: self.test_tone.emit(self.devices.output.currentData()))
         self.devices.check.clicked.connect(self._check_mic)
-        self.voice.preview.clicked.connect(lambda: self.preview_voice.emit("kaytoo"))
+        self.voice.preview.clicked.connect(self._hear)
         self.setOption(QWizard.WizardOption.NoBackButtonOnStartPage, True)
         self._stop_check = threading.Event()
 
-    def nextId(self) -> int:
-        # The download page only follows an accepted licence.
-        if self.currentId() == self.page_ids[2] and not self.licence.accepted:
-            return -1
-        return super().nextId()
+    def _hear(self) -> None:
+        if self.voice.playing:
+            self.voice.show_stopped()
+            self.stop_preview.emit()
+        else:
+            self.voice.show_playing()
+            self.preview_voice.emit("Kaytoo")
 
     def _check_mic(self) -> None:
         self.devices.check.setEnabled(False)

@@ -2,7 +2,7 @@
 
 A job wraps a plain function ``work(job)``; the function may call ``job.report(done, total, text)``
 and should check ``job.cancel`` now and then. ``UserError`` becomes ``failed`` with its sentence,
-``DownloadCancelled`` becomes ``cancelled``; anything else is logged and shown in one line.
+``Cancelled`` (a download, an encode) becomes ``cancelled``; anything else is logged and shown in one line.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Callable
 import numpy as np
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
-from app.errors import UserError
+from app.errors import Cancelled, UserError
 
 log = logging.getLogger(__name__)
 
@@ -41,12 +41,10 @@ class Job(QRunnable):
         self.signals.progress.emit(int(done), int(total), text)
 
     def run(self) -> None:
-        from app.engines.download import DownloadCancelled
-
         self.signals.started.emit()
         try:
             self.result = self.work(self)
-        except DownloadCancelled:
+        except Cancelled:
             self.signals.cancelled.emit()
         except UserError as e:
             self.error = str(e)

@@ -3,7 +3,7 @@ the voice library dock. It only shows what the controller reports and forwards w
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtCore import QByteArray, QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QAbstractButton, QAbstractItemView, QAbstractSlider,
                                QAbstractSpinBox, QApplication, QComboBox, QDockWidget, QHBoxLayout,
@@ -13,13 +13,18 @@ from PySide6.QtWidgets import (QAbstractButton, QAbstractItemView, QAbstractSlid
 from app.settings.merge import changes
 from app.settings.model import Settings
 from app.ui.conversation import ConversationView
+from app.ui.first_run import FirstRunWizard
 from app.ui.level_meter import LevelMeter
 from app.ui.ptt_button import PttButton
+from app.ui.settings_dialog import SettingsDialog
 from app.ui.status_bar import StatusBar
+from app.ui.theme import apply_theme
 from app.ui.voice_panel import VoicePanel
 
 TEXT_ENTRY = (QLineEdit, QTextEdit, QPlainTextEdit, QAbstractSpinBox, QKeySequenceEdit)
 KEY_CONTROLS = (QAbstractButton, QAbstractItemView, QAbstractSlider, QComboBox)  # Space acts on them
+RETURN_KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+SETTINGS_KEY = "Ctrl+,"
 
 
 def key_code(name: str) -> int:
@@ -38,6 +43,7 @@ class MainWindow(QMainWindow):
     test_tone = Signal(object)
     mic_check = Signal(object)
     preview_voice = Signal(str)
+    stop_audio = Signal()
 
     def __init__(self, voice_panel: VoicePanel, settings: Settings, model_store=None,
                  video_panel=None):
@@ -66,6 +72,7 @@ class MainWindow(QMainWindow):
 
         self.conversation = ConversationView()
         self.meter = LevelMeter()
+        self.meter.setAccessibleName("Microphone level")
         self.talk = PttButton()
         self.talk.set_key_name(self.settings.ui.ptt_key)
         self.talk.set_state("idle")
@@ -82,6 +89,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
         self.voice_panel = voice_panel
+        voice_panel.voice_added.connect(self._update_hint)
         self.voice_dock = QDockWidget("Voice library", self)
         self.voice_dock.setObjectName("voices")
         self.voice_dock.setWidget(voice_panel)
@@ -90,20 +98,27 @@ class MainWindow(QMainWindow):
         self.video_dock = None
         self.video_factory = video_panel
 
+        for dock in (self.voice_dock,):
+            dock.setAccessibleName(dock.windowTitle())
         self.status = StatusBar()
         self.setStatusBar(self.status)
         self._menus()
+        self._update_hint()
+        self._restore_layout()
         QApplication.instance().installEventFilter(self)
 
     def _menus(self) -> None:
         menu = self.menuBar().addMenu("&Kaytoo")
-        for text, shortcut, slot in (("&Settings…", QKeySequence.StandardKey.Preferences, self.open_settings),
-                                     ("&First-run setup…", None, self.open_first_run),
-                                     ("&Refresh audio devices", None, self.rescan_requested.emit),
-                                     ("&Quit", QKeySequence.StandardKey.Quit, self.close)):
+        settings_keys = QKeySequence.keyBindings(QKeySequence.StandardKey.Preferences)
+        if QKeySequence(SETTINGS_KEY) not in settings_keys:
+            settings_keys.append(QKeySequence(SETTINGS_KEY))   # Linux desktops have no standard one
+        for text, shortcuts, slot in (("&Settings…", settings_keys, self.open_settings),
+                                      ("&First-run setup…", [], self.open_first_run),
+                                      ("&Refresh audio devices", [], self.rescan_requested.emit),
+                                      ("&Quit", QKeySequence.keyBindings(QKeySequence.StandardKey.Quit),
+                                       self.close)):
             action = QAction(text, self)
-            if shortcut is not None:
-                action.setShortcut(shortcut)
+            action.setShortcuts(shortcuts)
             action.triggered.connect(slot)
             menu.addAction(action)
         view = self.menuBar().addMenu("&View")
@@ -112,6 +127,35 @@ class MainWindow(QMainWindow):
             action = QAction("&Video panel", self)
             action.triggered.connect(lambda: self.open_panel("video"))
             view.addAction(action)
+
+    # -- where the window was -----------------------------------------------------------------
+    def _restore_layout(self) -> None:
+        ui = self.settings.ui
+        if ui.dock_tab == "video" and self.video_factory is not None:
+            self.open_panel("video")
+        if ui.window_state:
+            self.restoreState(QByteArray.fromBase64(ui.window_state.encode()))
+        if ui.window_geometry:
+            self.restoreGeometry(QByteArray.fromBase64(ui.window_geometry.encode()))
+
+    def front_dock(self) -> str:
+        """The dock tab in front: the video panel when it is shown over the voice library."""
+        video = self.video_dock
+        if video is not None and video.isVisible() and not video.visibleRegion().isEmpty():
+            return "video"
+        return "voices"
+
+    def layout_settings(self) -> Settings:
+        """The settings with the window's size, place and dock tab as they are now."""
+        s = self.settings.model_copy(deep=True)
+        s.ui.window_geometry = bytes(self.saveGeometry().toBase64()).decode()
+        s.ui.window_state = bytes(self.saveState().toBase64()).decode()
+        s.ui.dock_tab = self.front_dock()
+        return s
+
+    def closeEvent(self, event) -> None:
+        self.settings_applied.emit(changes(self.settings, self.layout_settings()))
+        super().closeEvent(event)
 
     # -- push to talk: button and held key ----------------------------------------------------
     def _press(self) -> None:
@@ -126,6 +170,8 @@ class MainWindow(QMainWindow):
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:
         kind = event.type()
+        if kind == QEvent.Type.KeyPress and event.key() in RETURN_KEYS and self._return_clicks(obj):
+            return True
         if kind in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease) and self._ptt_event(event):
             if not event.isAutoRepeat():
                 if kind == QEvent.Type.KeyPress:
@@ -140,6 +186,18 @@ class MainWindow(QMainWindow):
             self.talk.setDown(False)
             self._release()
         return False
+
+    def _return_clicks(self, obj: QObject) -> bool:
+        """Return on a focused button of this window presses it, as in a dialog (Qt does that only
+        in dialogs; lists handle Return themselves: the voice list uses the voice)."""
+        focus = QApplication.focusWidget()
+        if obj is not focus or not isinstance(focus, QAbstractButton) or focus is self.talk:
+            return False
+        if QApplication.activeModalWidget() is not None or QApplication.activeWindow() is not self:
+            return False
+        if focus.isEnabled():
+            focus.animateClick()
+        return True
 
     def _ptt_event(self, event) -> bool:
         if event.key() != self.ptt_key:
@@ -177,6 +235,22 @@ class MainWindow(QMainWindow):
     def show_voice(self, name: str) -> None:
         self.status.set_voice(name)
         self.voice_panel.refresh(name)
+        self._update_hint()
+
+    def _update_hint(self, *_) -> None:
+        self.conversation.set_hint(self.voice_panel.names(), self.voice_panel.active,
+                                   self.settings.ui.ptt_key or "Space")
+
+    def fix_cloning(self, fix: str) -> None:
+        """The voice panel's "Get the cloning model" / "Accept the licence in Settings" button."""
+        if fix == "model":
+            wizard = self.open_first_run()
+            if wizard is not None:
+                wizard.licence.accept_btn.setChecked(True)
+                for _ in range(2):
+                    wizard.next()    # to the licence page, with the licence already chosen
+        else:
+            self.open_settings()
 
     def show_message(self, text: str) -> None:
         self.status.show_message(text)
@@ -203,12 +277,11 @@ class MainWindow(QMainWindow):
 
     def show_settings(self, settings: Settings) -> None:
         """The controller's settings now in force: apply the window's own (theme, key)."""
-        from app.ui.theme import apply_theme
-
         theme_changed = settings.ui.theme != self.settings.ui.theme
         self.settings = settings.model_copy(deep=True)
         self.ptt_key = key_code(settings.ui.ptt_key)
         self.talk.set_key_name(settings.ui.ptt_key)
+        self._update_hint()
         if theme_changed:
             apply_theme(QApplication.instance(), settings.ui.theme)
 
@@ -240,8 +313,6 @@ class MainWindow(QMainWindow):
 
     # -- dialogs ---------------------------------------------------------------------------------
     def open_settings(self):
-        from app.ui.settings_dialog import SettingsDialog
-
         models = None
         if self.model_store is not None:
             models = [(m.name, m.installed) for m in self.model_store.known() if m.kind == "stt"]
@@ -255,8 +326,6 @@ class MainWindow(QMainWindow):
         return dialog
 
     def open_first_run(self):
-        from app.ui.first_run import FirstRunWizard
-
         if self.model_store is None:
             return None
         base = self.settings.model_copy(deep=True)
@@ -264,6 +333,7 @@ class MainWindow(QMainWindow):
         wizard.test_tone.connect(self.test_tone)
         wizard.mic_check.connect(self.mic_check)
         wizard.preview_voice.connect(self.preview_voice)
+        wizard.stop_preview.connect(self.stop_audio)
         wizard.accepted.connect(
             lambda: self.settings_applied.emit(changes(base, wizard.result_settings())))
         wizard.finished.connect(lambda *_: setattr(self, "first_run", None))

@@ -19,6 +19,28 @@ LANGUAGES = [("Auto-detect", None), ("English", "en"), ("German", "de"), ("Frenc
              ("Spanish", "es"), ("Italian", "it"), ("Portuguese", "pt"), ("Dutch", "nl"),
              ("Polish", "pl"), ("Japanese", "ja"), ("Chinese", "zh")]
 DEFAULT_DEVICE = "System default"
+# PortAudio's names for the sound servers and ALSA's virtual devices, as a person would say them
+FRIENDLY_DEVICES = {"pulse": "PulseAudio sound server", "pipewire": "PipeWire sound server",
+                    "default": "ALSA default device", "sysdefault": "ALSA system default device",
+                    "jack": "JACK sound server", "dmix": "ALSA software mixer"}
+
+
+def device_label(name: str) -> str:
+    """What a device list shows for a PortAudio device name (the name itself is kept as data)."""
+    friendly = FRIENDLY_DEVICES.get(name.strip().lower())
+    return f"{friendly} ({name})" if friendly else name
+
+
+def fill_devices(box: QComboBox, names: list[str], chosen: str | None) -> None:
+    """A device list: the system default first, friendly labels, and a chosen device that is not
+    connected now kept as such."""
+    box.clear()
+    box.addItem(DEFAULT_DEVICE, None)
+    for n in names:
+        box.addItem(device_label(n), n)
+    if chosen and chosen not in names:
+        box.addItem(f"{device_label(chosen)} (not connected)", chosen)
+    box.setCurrentIndex(max(0, box.findData(chosen)))
 
 
 class SettingsDialog(QDialog):
@@ -38,6 +60,7 @@ class SettingsDialog(QDialog):
         self.error.hide()
 
         tabs = QTabWidget()
+        tabs.setAccessibleName("Settings sections")
         # Audio
         audio = QWidget()
         form = QFormLayout(audio)
@@ -63,6 +86,7 @@ class SettingsDialog(QDialog):
         v.addWidget(QLabel("Voices to try, in order (unticked ones are never used):"))
         row = QHBoxLayout()
         self.tiers = QListWidget()
+        self.tiers.setAccessibleName("Voices to try, in order")
         self.tiers.setMaximumHeight(110)
         enabled = list(s.tts.tiers)
         for name in enabled + [t for t in TIERS if t not in enabled]:
@@ -133,7 +157,11 @@ class SettingsDialog(QDialog):
         other = QWidget()
         form = QFormLayout(other)
         self.remote = QLineEdit(s.engine.remote_uri or "")
-        self.remote.setPlaceholderText("empty: run the engine on this computer (tcp://host:port for a remote one)")
+        self.remote.setPlaceholderText("tcp://host:port — empty: this computer")
+        self.remote.setToolTip("Leave empty to run the speech engine on this computer; "
+                               "tcp://host:port uses a remote Wyoming server.")
+        self.remote.setMinimumWidth(self.remote.fontMetrics().horizontalAdvance(
+            self.remote.placeholderText()) + 24)
         self.theme = QComboBox()
         for t in ("system", "dark", "light"):
             self.theme.addItem(t.capitalize(), t)
@@ -186,13 +214,7 @@ class SettingsDialog(QDialog):
         for box, names, current in ((self.input, inputs, self.original.audio.input_device),
                                     (self.output, outputs, self.original.audio.output_device)):
             chosen = box.currentData() if box.count() else current
-            box.clear()
-            box.addItem(DEFAULT_DEVICE, None)
-            for n in names:
-                box.addItem(n, n)
-            if chosen and chosen not in names:
-                box.addItem(f"{chosen} (not connected)", chosen)
-            self._select_data(box, chosen)
+            fill_devices(box, names, chosen)
 
     def result_settings(self) -> Settings:
         """The edited settings, validated (raises ValueError with the first problem)."""

@@ -1,7 +1,7 @@
 """The video panel: choose a video, a codec and HLS, optimise it with progress and cancel, read the
 sizes and PSNR, and preview the result.
 
-The widget only shows and forwards: ``app.video.optimize`` does the work inside a ``VideoJob`` on a
+The widget only shows and forwards: ``app.video.optimize`` does the work inside a ``Job`` on a
 thread pool, which reports through typed signals. Qt's FFmpeg backend cannot decode AV1 (0 frames),
 so an AV1 result is previewed through its H.264 HLS renditions when there are some, and otherwise the
 panel offers to make an H.264 version.
@@ -9,68 +9,42 @@ panel offers to make an H.264 version.
 from __future__ import annotations
 
 import html
-import logging
-import threading
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, QUrl, Signal
+from PySide6.QtCore import Qt, QThreadPool, QUrl, Signal
 from PySide6.QtMultimedia import QAudioOutput, QMediaMetaData, QMediaPlayer
 from PySide6.QtMultimediaWidgets import QVideoWidget
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QLabel, QProgressBar,
-                               QPushButton, QSizePolicy, QVBoxLayout, QWidget)
+                               QPushButton, QSizePolicy, QSlider, QVBoxLayout, QWidget)
 
 from app.errors import UserError
+from app.ui.jobs import Job
 
-log = logging.getLogger(__name__)
 
 CODEC_LABELS = {"h264": "H.264 (plays everywhere)", "h265": "H.265 / HEVC (smaller)",
                 "vp9": "VP9 (WebM)", "av1": "AV1 (smallest, slow; no preview)"}
+LAST_FRAME_MS = 40     # at the end the preview steps back this far and pauses: a picture, not black
 VIDEO_FILTER = "Videos (*.mp4 *.mkv *.mov *.webm *.avi *.m4v *.ts *.gif);;All files (*)"
 
 
-class VideoJobSignals(QObject):
-    progress = Signal(float)            # 0.0 .. 1.0, rising
-    finished = Signal(dict)             # Result.to_dict()
-    failed = Signal(str)                # one plain sentence
-    cancelled = Signal()
+def video_job(input: Path, out_dir: Path, codec: str, hls: bool, tools=None) -> Job:
+    """One ``optimize`` call off the GUI thread; ``job.cancel`` stops ffmpeg and removes partial
+    files. Progress is reported in thousandths; the result is ``Result.to_dict()``."""
+    from app.video.optimize import optimize
 
-
-class VideoJob(QRunnable):
-    """One ``optimize`` call off the GUI thread. ``cancel`` stops ffmpeg and removes partial files."""
-
-    def __init__(self, input: Path, out_dir: Path, codec: str, hls: bool, tools=None):
-        super().__init__()
-        self.setAutoDelete(False)        # Python owns it: the signals must outlive run()
-        self.input, self.out_dir, self.codec, self.hls, self.tools = input, out_dir, codec, hls, tools
-        self.signals = VideoJobSignals()
-        self.cancel = threading.Event()
-        self.done = threading.Event()
-
-    def run(self) -> None:
-        from app.video.optimize import Cancelled, optimize
-
-        last = [-1.0]
+    def work(job: Job) -> dict:
+        last = [-1]
 
         def progress(fraction: float) -> None:
-            # half-percent steps are all a bar can show; fewer signals crossing threads
-            if fraction >= 1.0 or fraction - last[0] >= 0.005:
-                last[0] = fraction
-                self.signals.progress.emit(fraction)
+            step = round(fraction * 1000)   # what a bar can show; fewer signals crossing threads
+            if step >= 1000 or step - last[0] >= 5:
+                last[0] = step
+                job.report(step, 1000)
 
-        try:
-            result = optimize(self.input, self.out_dir, self.codec, self.hls,
-                              progress=progress, cancel=self.cancel, tools=self.tools)
-        except Cancelled:
-            self.signals.cancelled.emit()
-        except UserError as e:
-            self.signals.failed.emit(str(e))
-        except Exception as e:  # a bug: log it, tell the user in one line
-            log.exception("optimising %s failed", self.input)
-            self.signals.failed.emit(f"Optimising failed unexpectedly ({type(e).__name__}: {e}).")
-        else:
-            self.signals.finished.emit(result.to_dict())
-        finally:
-            self.done.set()
+        return optimize(input, out_dir, codec, hls, progress=progress, cancel=job.cancel,
+                        tools=tools).to_dict()
+
+    return Job(work, f"Optimising {input.name}")
 
 
 class VideoPanel(QWidget):
@@ -83,7 +57,7 @@ class VideoPanel(QWidget):
         self.tools = tools
         self.input: Path | None = None
         self.out_dir: Path | None = None     # None: "optimised" beside the input
-        self.job: VideoJob | None = None     # the latest job (kept: the pool does not own it)
+        self.job: Job | None = None     # the latest job (kept: the pool does not own it)
         self.busy = False
         self.result: dict | None = None
 
@@ -92,6 +66,7 @@ class VideoPanel(QWidget):
         choose = QPushButton("Choose video…")
         choose.clicked.connect(self._choose_input)
         self.codec = QComboBox()
+        self.codec.setAccessibleName("Codec")
         for code, label in CODEC_LABELS.items():
             self.codec.addItem(label, code)
         self.hls = QCheckBox("Adaptive HLS (360p/720p/1080p, up to the source)")
@@ -122,10 +97,18 @@ class VideoPanel(QWidget):
         self.play_button.clicked.connect(self.toggle_play)
         self.player.playbackStateChanged.connect(self._show_play_state)
         self.source = QComboBox()                 # which output (or HLS rendition) to preview
+        self.source.setAccessibleName("Preview")
         self.source.activated.connect(lambda i: self.preview(i, play=True))
         self._previews: list[tuple[str, int | None]] = []   # (file, rendition height) per entry
         self._want_height: int | None = None
         self.player.mediaStatusChanged.connect(self._media_status)
+        self.seek = QSlider(Qt.Orientation.Horizontal)
+        self.seek.setAccessibleName("Position in the preview")
+        self.seek.setEnabled(False)
+        self.seek.sliderMoved.connect(self.player.setPosition)
+        self.time = QLabel(_clock(0, 0))
+        self.player.durationChanged.connect(self._duration)
+        self.player.positionChanged.connect(self._position)
         self.note = QLabel()
         self.note.setWordWrap(True)
         self.h264_button = QPushButton("Make an H.264 version to preview")
@@ -153,6 +136,10 @@ class VideoPanel(QWidget):
         layout.addLayout(row)
         layout.addWidget(self.result_label)
         layout.addWidget(self.video, 1)
+        row = QHBoxLayout()
+        row.addWidget(self.seek, 1)
+        row.addWidget(self.time)
+        layout.addLayout(row)
         row = QHBoxLayout()
         row.addWidget(self.play_button)
         row.addWidget(self.source, 1)
@@ -187,7 +174,7 @@ class VideoPanel(QWidget):
         return self.input.parent / "optimised" if self.input else None
 
     # -- the job ----------------------------------------------------------------------------------
-    def start(self, codec: str | None = None, hls: bool | None = None) -> VideoJob | None:
+    def start(self, codec: str | None = None, hls: bool | None = None) -> Job | None:
         if self.busy or self.input is None:
             if self.input is None:
                 self._say("Choose a video first.")
@@ -195,7 +182,7 @@ class VideoPanel(QWidget):
         codec = codec or self.codec.currentData()
         hls = self.hls.isChecked() if hls is None else hls
         self.stop_preview()
-        job = VideoJob(self.input, self.output_dir(), codec, hls, self.tools)
+        job = video_job(self.input, self.output_dir(), codec, hls, self.tools)
         job.signals.progress.connect(self._progress)
         job.signals.finished.connect(self._finished)
         job.signals.failed.connect(self._failed)
@@ -221,8 +208,8 @@ class VideoPanel(QWidget):
             self.job.cancel.set()
             self.job.done.wait(timeout_s)
 
-    def _progress(self, fraction: float) -> None:
-        self.progress.setValue(round(fraction * 1000))
+    def _progress(self, done: int, total: int, _text: str = "") -> None:
+        self.progress.setValue(done)
 
     def _finished(self, result: dict) -> None:
         self.result = result
@@ -291,6 +278,20 @@ class VideoPanel(QWidget):
     def _media_status(self, status) -> None:
         if status == QMediaPlayer.MediaStatus.LoadedMedia:
             self._pick_track()
+        elif status == QMediaPlayer.MediaStatus.EndOfMedia:
+            # Stay on the last picture (the player would show black) and ready to play again.
+            self.player.setPosition(max(0, self.player.duration() - LAST_FRAME_MS))
+            self.player.pause()
+
+    def _duration(self, ms: int) -> None:
+        self.seek.setRange(0, max(0, ms))
+        self.seek.setEnabled(ms > 0)
+        self.time.setText(_clock(self.player.position(), ms))
+
+    def _position(self, ms: int) -> None:
+        if not self.seek.isSliderDown():
+            self.seek.setValue(ms)
+        self.time.setText(_clock(ms, self.player.duration()))
 
     def _pick_track(self) -> None:
         if self._want_height is None:
@@ -347,6 +348,14 @@ class VideoPanel(QWidget):
 
     def _say(self, text: str) -> None:
         self.message.emit(text)
+
+
+def _clock(position_ms: int, duration_ms: int) -> str:
+    """"0:01 / 0:04"."""
+    def mmss(ms: int) -> str:
+        seconds = max(0, int(ms)) // 1000
+        return f"{seconds // 60}:{seconds % 60:02d}"
+    return f"{mmss(position_ms)} / {mmss(duration_ms)}"
 
 
 def summary_html(r: dict) -> str:

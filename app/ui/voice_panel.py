@@ -18,11 +18,16 @@ from PySide6.QtWidgets import (QFileDialog, QGridLayout, QHeaderView, QInputDial
 
 from app.audio import clip
 from app.errors import UserError
+from app.ui.cloning_banner import CloningBanner
 from app.ui.jobs import Job, Jobs
+from app.ui.record_dialog import RecordDialog
 from app.ui.waveform_view import WaveformView
+from app.voices import validate
+from app.voices.library import NameTaken
 
 NAME_ROLE = Qt.ItemDataRole.UserRole
 AUDIO_FILTER = "Audio (*.wav *.flac *.mp3 *.ogg);;All files (*)"
+OWN, OFFLINE = "own voice", "offline voice for now"
 
 
 class VoicePanel(QWidget):
@@ -31,6 +36,7 @@ class VoicePanel(QWidget):
     speak_sample = Signal(str)          # voice name: speak a sample sentence with it
     voice_added = Signal(str)           # a new voice: the controller may prepare its latents
     message = Signal(str)
+    fix_requested = Signal(str)         # "licence" | "model" | "tiers": what makes cloning work
 
     def __init__(self, library, input_device=lambda: None, jobs: Jobs | None = None):
         super().__init__()
@@ -40,18 +46,23 @@ class VoicePanel(QWidget):
         self.active = ""
         self._undo: tuple[str, str] | None = None
         self.busy_jobs = 0
+        self.cloning: tuple[str | None, str] = (None, "")   # the session's report
+
+        self.banner = CloningBanner()
+        self.banner.fix_requested.connect(self.fix_requested)
 
         self.list = QTreeWidget()
-        self.list.setHeaderLabels(["Name", "Length", "Language", "Created"])
+        self.list.setHeaderLabels(["Name", "Length", "Language", "Created", "Sounds like"])
         self.list.setRootIsDecorated(False)
         self.list.setAlternatingRowColors(True)
         self.list.setUniformRowHeights(True)
         header = self.list.header()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for col in (1, 2, 3):
+        for col in (1, 2, 3, 4):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        self.list.setAccessibleName("Voices")
         self.list.currentItemChanged.connect(self._show_selected)
-        self.list.itemDoubleClicked.connect(lambda *_: self.use_selected())
+        self.list.activated.connect(lambda *_: self.use_selected())   # Return or a double click
         self.waveform = WaveformView()
         self.info = QLabel()
         self.info.setWordWrap(True)
@@ -59,6 +70,12 @@ class VoicePanel(QWidget):
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
         self.progress.hide()
+        self.error = QLabel()          # the last problem, shown here beside what caused it
+        self.error.setObjectName("voiceError")
+        self.error.setStyleSheet("color:#e5534b")
+        self.error.setWordWrap(True)
+        self.error.setTextFormat(Qt.TextFormat.PlainText)
+        self.error.hide()
 
         specs = [("use", "Use this voice", self.use_selected),
                  ("play_ref", "▶ Reference", self._preview_ref),
@@ -85,9 +102,11 @@ class VoicePanel(QWidget):
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(self.banner)
         layout.addWidget(self.list, 1)
         layout.addWidget(self.waveform)
         layout.addWidget(self.info)
+        layout.addWidget(self.error)
         layout.addWidget(self.progress)
         layout.addLayout(grid)
         self.refresh()
@@ -106,9 +125,14 @@ class VoicePanel(QWidget):
         for v in voices:
             is_active = v.name.lower() == (self.active or "").lower()
             created = v.created[:10] if v.created else ("built in" if v.bundled else "")
+            own = self.heard_as_itself(v)
             item = QTreeWidgetItem([("★ " if is_active else "") + v.name,
-                                    f"{v.duration_s:.1f} s", v.language, created])
+                                    f"{v.duration_s:.1f} s", v.language, created,
+                                    OWN if own else OFFLINE])
             item.setData(0, NAME_ROLE, v.name)
+            if not own:
+                item.setToolTip(4, f"Sounds like the offline voice (Piper) until the cloned voice "
+                                   f"can be used: {self.cloning[0]}.")
             if v.warnings:
                 item.setToolTip(0, "\n".join(v.warnings))
             if is_active:
@@ -116,6 +140,7 @@ class VoicePanel(QWidget):
                 f.setBold(True)
                 item.setFont(0, f)
             self.list.addTopLevelItem(item)
+        self.banner.show_status(*self.cloning, has_own_voices=any(not v.bundled for v in voices))
         names = self.names()
         target = keep if keep in names else (self.active if self.active in names else None)
         if target:
@@ -124,6 +149,15 @@ class VoicePanel(QWidget):
             self.list.setCurrentItem(self.list.topLevelItem(0))
         else:
             self._show_selected()
+
+    def set_cloning(self, why: str | None, fix: str) -> None:
+        """The session's word on cloning: why library voices cannot be heard as themselves now."""
+        self.cloning = (why, fix)
+        self.refresh()
+
+    def heard_as_itself(self, voice) -> bool:
+        # A bundled voice is made from the offline voice; the others need the cloning tier.
+        return voice.bundled or self.cloning[0] is None
 
     def names(self) -> list[str]:
         return [self.list.topLevelItem(i).data(0, NAME_ROLE)
@@ -160,6 +194,9 @@ class VoicePanel(QWidget):
                 self.waveform.clear()
             lines = [f"<b>{_esc(v.name)}</b> — {v.duration_s:.1f} s of reference speech, "
                      f"language {_esc(v.language)}" + (", built in" if v.bundled else "")]
+            if not self.heard_as_itself(v):
+                lines.append(f"Sounds like the offline voice (Piper) for now: "
+                             f"{_esc(self.cloning[0])}.")
             lines += [f"<span style='color:#d29922'>⚠ {_esc(w)}</span>" for w in v.warnings]
             self.info.setText("<br>".join(lines))
         for key in ("use", "play_ref", "play_sample", "export"):
@@ -174,15 +211,31 @@ class VoicePanel(QWidget):
 
     def add_file(self, name: str, path: Path) -> Job:
         return self._run(lambda job: self.library.add(name, Path(path)), f"Adding '{name}'",
-                         lambda v: self._added(v, f"Added voice '{v.name}'."))
+                         lambda v: self._added(v, f"Added voice '{v.name}'."),
+                         retry=lambda other: self.add_file(other, path))
+
+    def check_file(self, path: Path) -> Job:
+        """Decode and check a clip; only a usable one goes on to be named and added."""
+        def work(job: Job):
+            validate.prepare(clip.load(Path(path)))   # raises UserError with the reason
+
+        return self._run(work, f"Checking {Path(path).name}",
+                         lambda _: self._name_and_add(Path(path)))
+
+    def _name_and_add(self, path: Path) -> None:
+        self._clear_error()
+        name = self.ask_name("Voice name", f"{path.name} is usable. Name the voice:", path.stem[:40])
+        if name:
+            self.add_file(name, path)
 
     def add_recording(self, name: str, samples: np.ndarray, rate: int) -> Job:
         return self._run(lambda job: self.library.add_samples(name, samples, rate),
                          f"Adding '{name}'", lambda v: self._added(v, f"Added voice '{v.name}'."))
 
-    def import_zip(self, path: Path) -> Job:
-        return self._run(lambda job: self.library.import_zip(Path(path)), "Importing the voice",
-                         lambda v: self._added(v, f"Imported voice '{v.name}'."))
+    def import_zip(self, path: Path, name: str | None = None) -> Job:
+        return self._run(lambda job: self.library.import_zip(Path(path), name), "Importing the voice",
+                         lambda v: self._added(v, f"Imported voice '{v.name}'."),
+                         retry=lambda other: self.import_zip(path, other))
 
     def export(self, name: str, path: Path) -> Job:
         return self._run(lambda job: self.library.export(name, Path(path)), f"Exporting '{name}'",
@@ -192,10 +245,11 @@ class VoicePanel(QWidget):
         try:
             v = self.library.rename(old, new)
         except UserError as e:
-            self.message.emit(str(e))
+            self._fail(str(e))
             return False
         if old.lower() == (self.active or "").lower():
             self.active_chosen.emit(v.name)  # the active voice keeps being the active one
+        self._clear_error()
         self.refresh()
         self.select(v.name)
         self.message.emit(f"Renamed '{old}' to '{v.name}'.")
@@ -206,12 +260,12 @@ class VoicePanel(QWidget):
         if not name:
             return False
         if name.lower() == (self.active or "").lower():
-            self.message.emit(f"'{name}' is the voice in use; choose another voice before deleting it.")
+            self._fail(f"'{name}' is the voice in use; choose another voice before deleting it.")
             return False
         try:
             token = self.library.remove(name)
         except UserError as e:
-            self.message.emit(str(e))
+            self._fail(str(e))
             return False
         self._undo = (name, token)
         self.buttons["undo"].setEnabled(True)
@@ -224,17 +278,28 @@ class VoicePanel(QWidget):
         if not self._undo:
             return False
         name, token = self._undo
+        try:
+            v = self.library.undo_remove(token)
+        except NameTaken as e:   # the name was used again meanwhile (a re-import): offer another
+            other = self.ask_name("Restore voice", f"{e} Restore the removed voice as:",
+                                  f"{name} restored")
+            if not other:
+                return False
+            try:
+                v = self.library.undo_remove(token, other)
+            except UserError as e2:
+                self._fail(str(e2))
+                return False
+        except UserError as e:
+            self._fail(str(e))
+            return False
         self._undo = None
         self.buttons["undo"].setEnabled(False)
         self.buttons["undo"].setText("Undo delete")
-        try:
-            v = self.library.undo_remove(token)
-        except UserError as e:
-            self.message.emit(str(e))
-            return False
         self.refresh()
         self.select(v.name)
-        self.message.emit(f"Restored '{name}'.")
+        self._clear_error()
+        self.message.emit(f"Restored '{v.name}'.")
         return True
 
     # -- dialogs (thin) ---------------------------------------------------------------------------
@@ -246,17 +311,18 @@ class VoicePanel(QWidget):
         if self.selected():
             self.speak_sample.emit(self.selected())
 
+    def ask_name(self, title: str, label: str, suggestion: str) -> str | None:
+        """Ask for a voice name (None: cancelled). Tests replace it to answer without a dialog."""
+        name, ok = QInputDialog.getText(self, title, label, text=suggestion)
+        return name.strip() if ok and name.strip() else None
+
     def _add_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Choose a clip of the voice (6–20 s of speech)",
                                               "", AUDIO_FILTER)
         if path:
-            name, ok = QInputDialog.getText(self, "Voice name", "Name:", text=Path(path).stem[:40])
-            if ok:
-                self.add_file(name, Path(path))
+            self.check_file(Path(path))   # the name is asked once the clip is known to be usable
 
     def _record_dialog(self) -> None:
-        from app.ui.record_dialog import RecordDialog
-
         dialog = RecordDialog(self.input_device(), parent=self)
         dialog.recorded.connect(lambda name, samples, rate: self.add_recording(name, samples, rate))
         dialog.exec()
@@ -281,13 +347,42 @@ class VoicePanel(QWidget):
                 self.export(name, Path(path))
 
     # -- jobs -------------------------------------------------------------------------------------
-    def _run(self, work, what: str, on_done) -> Job:
+    def _run(self, work, what: str, on_done, retry=None) -> Job:
+        """``retry(other_name)``: run again under another name when the name is taken."""
         job = Job(work, what)
+
+        def failed(why: str) -> None:
+            self._busy(-1)
+            taken = getattr(job, "taken", None)
+            if retry is not None and taken:
+                other = self.ask_name("Name taken", f"{why} Use another name:", f"{taken} 2")
+                if other:
+                    self.retried = retry(other)
+                    return
+            self._fail(why)
+
+        def work_noting_name(j: Job):
+            try:
+                return work(j)
+            except NameTaken as e:
+                j.taken = e.taken
+                raise
+
+        job.work = work_noting_name
         job.signals.started.connect(lambda: self._busy(+1, what))
         job.signals.finished.connect(lambda result: (self._busy(-1), on_done(result)))
-        job.signals.failed.connect(lambda why: (self._busy(-1), self.message.emit(why)))
+        job.signals.failed.connect(failed)
         job.signals.cancelled.connect(lambda: self._busy(-1))
         return self.jobs.start(job)
+
+    def _fail(self, why: str) -> None:
+        self.error.setText(f"⚠ {why}")
+        self.error.show()
+        self.message.emit(why)
+
+    def _clear_error(self) -> None:
+        self.error.clear()
+        self.error.hide()
 
     def _busy(self, delta: int, what: str = "") -> None:
         self.busy_jobs = max(0, self.busy_jobs + delta)
@@ -299,6 +394,7 @@ class VoicePanel(QWidget):
             self.progress.hide()
 
     def _added(self, voice, text: str) -> None:
+        self._clear_error()
         self.refresh()
         self.select(voice.name)
         note = f" Note: {' '.join(voice.warnings)}" if voice.warnings else ""

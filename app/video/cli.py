@@ -10,6 +10,7 @@ from pathlib import Path
 
 from app.console import end_progress, progress_line, show
 from app.video.optimize import CODECS
+from app.video.optimize import optimize
 
 
 def add_video_parser(subparsers) -> None:
@@ -25,8 +26,6 @@ def add_video_parser(subparsers) -> None:
 
 
 def run_video(args, paths, settings) -> int:
-    from app.video.optimize import optimize
-
     def progress(fraction: float) -> None:
         if not args.json and sys.stderr.isatty():
             progress_line(f"{args.input.name}: {fraction * 100:5.1f} %")

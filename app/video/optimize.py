@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Callable, Protocol
 
 from app import atomic
+from app.errors import Cancelled, UserError  # Cancelled: every partial output is removed
+from app.runtime import find_ffmpeg
 from app.runtime import stop_child
-from app.errors import UserError
 from app.video import hls as hls_mod
 
 CODECS = ("h264", "h265", "vp9", "av1")
@@ -31,10 +32,6 @@ PSNR_WINDOW_S = 10.0        # PSNR of a long video is measured on this much of i
 _NO_WINDOW = getattr(subprocess, "CREATE_NO_WINDOW", 0)  # no console flashing up on Windows
 # Rough encode cost per codec relative to H.264 (field notes: 10 s of 720p), to weigh progress.
 _COST = {"h264": 1.0, "h265": 2.0, "vp9": 2.5, "av1": 2.5}
-
-
-class Cancelled(Exception):
-    """The caller cancelled; every partial output has been removed."""
 
 
 class CancelFlag(Protocol):
@@ -54,8 +51,6 @@ class Tools:
     @classmethod
     def find(cls) -> "Tools":
         """ffmpeg on PATH (with its ffprobe), else the static build inside imageio-ffmpeg."""
-        from app.runtime import find_ffmpeg
-
         ffmpeg = find_ffmpeg()
         if ffmpeg is None:
             raise UserError("ffmpeg was not found; install ffmpeg to optimise videos.")

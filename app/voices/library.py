@@ -39,7 +39,8 @@ import numpy as np
 from app import atomic
 from app.audio import clip as clip_mod
 from app.engines.tts.base import VoiceRef
-from app.errors import UserError
+from app.errors import UserError, shown
+from app.runtime import asset_dir
 from app.voices import validate
 
 log = logging.getLogger(__name__)
@@ -57,10 +58,16 @@ BUILDING_PREFIX = ".new-"
 TOKEN_RE = re.compile(r"(?P<slug>[a-z0-9][a-z0-9-]*)-(?P<time>\d{8}T\d{12})")
 
 
+class NameTaken(UserError):
+    """The name is already a voice's (``taken`` is that voice's spelling): ask for another."""
+
+    def __init__(self, message: str, taken: str):
+        super().__init__(message)
+        self.taken = taken
+
+
 def bundled_voices_dir() -> Path:
     """Where the bundled voices are: assets/voices in the repo or inside the frozen app."""
-    from app.runtime import asset_dir
-
     return asset_dir() / "voices"
 
 
@@ -78,13 +85,12 @@ def clean_name(name: str) -> str:
     if not name:
         raise UserError("A voice needs a name.")
     if len(name) > NAME_MAX:
-        raise UserError(f"The name '{name[:NAME_MAX]}…' is {len(name)} characters long; a voice name "
-                        f"may have at most {NAME_MAX}.")
+        raise UserError(f"The name {shown(name, NAME_MAX)} is too long; a voice name "
+                        f"may have at most {NAME_MAX} characters.")
     bad = sorted(set(NAME_CHARS.sub("", name)))
     if bad:
-        shown = " ".join(repr(c) for c in bad[:5])
         raise UserError(f"A voice name may only hold letters, digits, spaces, '-' and '_' "
-                        f"('{name}' has {shown}).")
+                        f"({shown(name)} has {' '.join(shown(c) for c in bad[:5])}).")
     if not any(c.isalnum() for c in name):
         raise UserError("A voice name needs at least one letter or digit.")
     return name
@@ -93,7 +99,7 @@ def clean_name(name: str) -> str:
 def clean_language(language: str) -> str:
     code = str(language).strip().lower().replace("_", "-")
     if not LANGUAGE_RE.fullmatch(code):
-        raise UserError(f"'{language}' is not a language code; use a code such as 'en', 'de' or "
+        raise UserError(f"{shown(language, 20)} is not a language code; use a code such as 'en', 'de' or "
                         "'pt-br'.")
     return code
 
@@ -165,7 +171,7 @@ class VoiceLibrary:
                                       scorer=fuzz.WRatio, score_cutoff=60)
             if best is not None:
                 hint = f" Did you mean '{voices[best[2]].name}'?"
-        raise UserError(f"There is no voice named '{wanted}'.{hint}")
+        raise UserError(f"There is no voice named {shown(wanted)}.{hint}")
 
     def find(self, spoken: str) -> Voice | None:
         """The voice a spoken phrase names ("switch to the narator voice"), or None.
@@ -263,19 +269,23 @@ class VoiceLibrary:
         self._empty_trash()
         return token
 
-    def undo_remove(self, token: str) -> Voice:
+    def undo_remove(self, token: str, name: str | None = None) -> Voice:
+        """Bring a removed voice back; under ``name`` when its own name was taken meanwhile
+        (NameTaken says so)."""
         src = self.root / TRASH / str(token)
         if not TOKEN_RE.fullmatch(str(token)) or not (src / "voice.json").is_file():
             raise UserError("There is nothing to undo: that voice is no longer in the trash.")
         try:
-            name = clean_name(_load_meta(src)["name"])
+            meta = _load_meta(src)
+            own = clean_name(meta["name"])
         except (ValueError, KeyError, TypeError, OSError):
             raise UserError("The removed voice is damaged and cannot be restored.") from None
-        for v in self.list():
-            if v.name.casefold() == name.casefold():
-                raise UserError(f"There is already a voice named '{v.name}'; rename it first, then "
-                                "undo.")
-        target = self._free_folder(slugify(name))
+        new = self._free_name(name) if name else \
+            self._free_name(own, hint="; restore the removed one under another name")
+        if new != own:
+            meta["name"] = new
+            atomic.write_text(src / "voice.json", json.dumps(meta, indent=2, ensure_ascii=False))
+        target = self._free_folder(slugify(new))
         src.rename(target)
         atomic.fsync_dir(self.root)
         return self._read_or_fail(target)
@@ -312,11 +322,9 @@ class VoiceLibrary:
             for entry in ZIP_ENTRIES:
                 budget -= _extract(z, entry, Path(tmp) / entry, budget, label)
             try:
-                meta = json.loads((Path(tmp) / "voice.json").read_text(encoding="utf-8"))
-            except (ValueError, UnicodeDecodeError):
-                raise UserError(f"The voice.json in {label} is not valid JSON.") from None
-            if not isinstance(meta, dict) or not isinstance(meta.get("name"), str):
-                raise UserError(f"The voice.json in {label} has no voice name.")
+                meta = _load_meta(Path(tmp))
+            except ValueError as e:   # UnicodeDecodeError and JSON errors are ValueErrors too
+                raise UserError(f"The voice.json in {shown(label)} is not usable ({e}).") from None
             voice_name = self._free_name(meta["name"] if name is None else name,
                                          hint="" if name else f"; import {label} under another name")
             language = clean_language(meta.get("language", "en"))
@@ -336,7 +344,7 @@ class VoiceLibrary:
         name = clean_name(name)
         for v in self.list():
             if v.name.casefold() == name.casefold() and (allow is None or v.folder != allow.folder):
-                raise UserError(f"There is already a voice named '{v.name}'{hint}.")
+                raise NameTaken(f"There is already a voice named '{v.name}'{hint}.", v.name)
         return name
 
     def _free_folder(self, slug: str) -> Path:
@@ -466,9 +474,14 @@ def _voice_folders(parent: Path) -> list[Path]:
 
 
 def _load_meta(folder: Path) -> dict:
-    meta = json.loads((folder / "voice.json").read_text(encoding="utf-8"))
+    try:
+        meta = json.loads((folder / "voice.json").read_text(encoding="utf-8"))
+    except RecursionError:   # JSON nested deeper than the parser's stack
+        raise ValueError("voice.json is nested too deeply") from None
+    except ValueError:
+        raise ValueError("voice.json is not valid JSON") from None
     if not isinstance(meta, dict) or not isinstance(meta.get("name"), str):
-        raise ValueError("voice.json has no name")
+        raise ValueError("voice.json has no voice name")
     return meta
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from app.audio.clip import load
+
 
 @dataclass(frozen=True)
 class Waveform:
@@ -47,7 +49,5 @@ def waveform(samples: np.ndarray, rate: int, buckets: int = 600) -> Waveform:
 
 def load_waveform(path: Path, buckets: int = 600) -> Waveform:
     """The waveform of an audio file (a voice's reference.wav, or any clip the app can decode)."""
-    from app.audio.clip import load
-
     clip = load(path)
     return waveform(clip.samples, clip.rate, buckets)

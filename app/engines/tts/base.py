@@ -25,6 +25,7 @@ class TierUnavailable(Exception):
 
 class TtsBackend(ABC):
     name: ClassVar[str]
+    online: ClassVar[bool] = False  # needs the network: its check() may wait for it
 
     @abstractmethod
     def check(self) -> str | None:

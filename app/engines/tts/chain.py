@@ -33,7 +33,11 @@ class Effect(Protocol):
     def process(self, chunk: np.ndarray) -> np.ndarray: ...
 
 
-FORCED_LOAD_LIMIT_S = 300.0  # how long a tier asked for by name may take to load its model
+FORCED_LOAD_LIMIT_S = 300.0
+FORCED_FIRST_AUDIO_S = 60.0  # … and how long it may take to its first audio once loaded
+PREBUFFER_MAX_S = 1.0        # a slow tier may make a reply wait this much longer to play without a stall
+CHARS_PER_SECOND = 14.0      # speaking rate, to guess how long a sentence will sound
+LAST_TIER_SLACK_S = 30.0     # how far behind real time the last tier may fall before it is given up  # how long a tier asked for by name may take to load its model
 
 
 class _Abandon(Exception):
@@ -98,6 +102,7 @@ class TtsChain:
         self.block = max(1, int(out_rate * block_s))
         self.clock = clock
         self._failed: dict[str, tuple[float, str]] = {}  # tier -> (until, reason)
+        self._rtf: dict[str, float] = {}                # tier -> synthesis time / audio time, last measured
         self._lock = threading.Lock()
 
     # -- tier bookkeeping -------------------------------------------------------------------
@@ -117,6 +122,14 @@ class TtsChain:
         with self._lock:
             until, reason = self._failed.get(tier, (0.0, ""))
             return reason if self.clock() < until else None
+
+    def measured_rtf(self, tier: str) -> float | None:
+        with self._lock:
+            return self._rtf.get(tier)
+
+    def note_rtf(self, tier: str, rtf: float) -> None:
+        with self._lock:
+            self._rtf[tier] = rtf
 
     def status(self) -> dict[str, str | None]:
         """Per tier: why it cannot serve right now, or None if it may."""
@@ -139,6 +152,7 @@ class Speech:
         self.rate = chain.out_rate
         self.report = SpeechReport(sample_rate=chain.out_rate)
         self._sentences = iter(sentences)
+        self._lead = 0.0   # how much later than its first audio playback may start (a slow tier)
         self._effect = chain.effect(chain.out_rate) if chain.effect else None
 
     def __iter__(self) -> Iterator[np.ndarray]:
@@ -155,6 +169,12 @@ class Speech:
                 if reason:
                     report.fallbacks.append(Fallback(name, reason))
                     continue
+                if current is None:
+                    current = next(self._sentences, None)
+                slow = self._too_slow(name, current) if current is not None else None
+                if slow:   # decided before it speaks: a reply never changes voice mid-way for speed
+                    report.fallbacks.append(Fallback(name, slow))
+                    continue
                 worker = _TierWorker(backend, self.voice, chain.speed, chain.clock)
                 tier_start, spoke = chain.clock(), False
                 try:
@@ -163,7 +183,8 @@ class Speech:
                             current = next(self._sentences, None)
                             if current is None:
                                 break
-                        yield from self._one_sentence(worker, name, current, tier_start, spoke)
+                        yield from self._one_sentence(worker, name, current, tier_start, spoke,
+                                                      last=name == self.order[-1])
                         spoke = True
                         report.sentences.append(current)
                         current = None
@@ -187,11 +208,28 @@ class Speech:
             report.total_s = round(chain.clock() - start, 4)
             report.audio_s = round(report.audio_s, 4)
 
+    def _too_slow(self, name: str, sentence: str) -> str | None:
+        """Why ``name`` should not speak this reply (it is measured slower than real time and the
+        reply would have to wait more than PREBUFFER_MAX_S to play without a stall), or None; then
+        ``_lead`` is the head start playback needs. The last tier and a tier asked for by name
+        always speak."""
+        rtf = self.chain.measured_rtf(name)
+        self._lead = 0.0
+        if rtf is None or rtf <= 1.0 or name == self.forced or name == self.order[-1]:
+            return None
+        lead = len(sentence) / (CHARS_PER_SECOND * self.chain.speed) * (rtf - 1.0)
+        if lead <= PREBUFFER_MAX_S:
+            self._lead = lead
+            return None
+        return (f"it speaks at {rtf:.1f}x real time on this machine, so this reply would wait "
+                f"{lead:.1f} s to play without a stall; the next voice speaks all of it")
+
     def _one_sentence(self, worker: _TierWorker, name: str, sentence: str, tier_start: float,
-                      spoke: bool) -> Iterator[np.ndarray]:
+                      spoke: bool, last: bool = False) -> Iterator[np.ndarray]:
         chain, report = self.chain, self.report
         worker.inbox.put(sentence)
-        now = chain.clock()
+        now = submitted = chain.clock()
+        heard_before = report.audio_s
         # A gap while the reply's next sentence was being written is not the tier's fault.
         self._play_end = max(self._play_end, now)
         resampler: StreamResampler | None = None
@@ -200,7 +238,9 @@ class Speech:
             if self.cancel.is_set():
                 return
             waiting = not spoke and first
-            starve_at = self._play_end + chain.starve_slack_s
+            # The last tier is not left for being slow: late audio beats none (a busy server).
+            starve_at = self._play_end + self._lead + (LAST_TIER_SLACK_S if last
+                                                       else chain.starve_slack_s)
             item = self._get(worker, (lambda: self._first_due(worker, name, tier_start))
                              if waiting else (lambda: starve_at))
             if item is None:
@@ -215,6 +255,11 @@ class Speech:
             if item[0] == "end":
                 if resampler is not None:
                     yield from self._emit(resampler.push(np.zeros(0, np.float32), last=True), name)
+                sounded = report.audio_s - heard_before
+                if sounded > 0:   # measured for the next reply's choice (_too_slow); a model
+                    # still loading when the sentence went in is not the tier's speaking speed
+                    began = max(submitted, worker.loaded_at or submitted)
+                    chain.note_rtf(name, (chain.clock() - began) / sounded)
                 return
             _, samples, rate = item
             if resampler is None or resampler.src != rate:
@@ -224,18 +269,23 @@ class Speech:
 
     # The first audio's deadline. A tier chosen automatically must load and speak within it; a
     # tier the user asked for by name is waited for while it loads (up to FORCED_LOAD_LIMIT_S),
-    # then gets the same deadline from the moment it is ready. Re-read while waiting: the load
-    # may finish meanwhile.
+    # then gets a patient deadline from the moment it is ready (they asked for that voice: slow
+    # beats another voice; an error still moves on at once). Re-read while waiting: the load may
+    # finish meanwhile.
     def _first_due(self, worker: _TierWorker, name: str, tier_start: float) -> float:
-        limit = self.chain.deadlines.get(name, 5.0)
+        limit = self._limit(name)
         if name != self.forced:
             return tier_start + limit
         if worker.loaded_at is None:
             return tier_start + FORCED_LOAD_LIMIT_S
         return worker.loaded_at + limit
 
-    def _missed(self, worker: _TierWorker, name: str) -> _Abandon:
+    def _limit(self, name: str) -> float:
         limit = self.chain.deadlines.get(name, 5.0)
+        return max(limit, FORCED_FIRST_AUDIO_S) if name == self.forced else limit
+
+    def _missed(self, worker: _TierWorker, name: str) -> _Abandon:
+        limit = self._limit(name)
         if worker.loaded_at is not None:
             return _Abandon(f"no audio within its {limit:g} s deadline")
         if name == self.forced:

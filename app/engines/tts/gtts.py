@@ -17,7 +17,9 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from app.audio import clip
 from app.engines.tts.base import TierUnavailable, TtsBackend, VoiceRef
+from app.errors import UserError
 from app.net import https_target, unreachable
 
 GTTS_RATE = 24000  # gTTS sends 24 kHz mono MP3
@@ -25,6 +27,7 @@ GTTS_RATE = 24000  # gTTS sends 24 kHz mono MP3
 
 class GttsBackend(TtsBackend):
     name = "gtts"
+    online = True
 
     def __init__(self, timeout_s: float = 3.0, lang: str = "en", *, tld: str = "com",
                  ttl_s: float = 30.0, probe_timeout_s: float = 1.0,
@@ -130,9 +133,6 @@ def decode_mp3(data: bytes) -> tuple[np.ndarray, int]:
         pass
     import tempfile
     from pathlib import Path
-
-    from app.audio import clip
-    from app.errors import UserError
 
     with tempfile.TemporaryDirectory(prefix="kaytoo-gtts-") as tmp:
         path = Path(tmp) / "part.mp3"

