@@ -78,7 +78,8 @@ def test_english_only_model_always_reports_english(tiny, speak):
     assert not tiny.multilingual
     t = tiny.transcribe(samples(speak("what time is it")), language="de")
     assert t.language == "en" and norm(t.text) == "what time is it"
-    assert set(t.to_dict()) == {"text", "language", "seconds_audio", "stt_s"}
+    assert set(t.to_dict()) == {"text", "language", "seconds_audio", "stt_s", "alternatives",
+                                "confidence"}
 
 
 def test_concurrent_calls_share_one_model_safely(tiny, speak):

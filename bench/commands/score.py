@@ -31,15 +31,19 @@ def key_of(action) -> tuple[str, object] | None:
     return None
 
 
-def understood(u: Utterance, heard: str) -> tuple[bool, str]:
-    """(intent and key value right, the intent the assistant chose). A fresh assistant per
-    utterance: no history or timers carry over."""
+# Actions that change something the user must then undo (issue 9's "wrong action").
+STATE_CHANGING = {"switch_voice", "speed", "volume", "timer_set", "timer_cancel"}
+
+
+def understood(u: Utterance, heard: str) -> tuple[bool, str, bool]:
+    """(intent and key value right, the intent the assistant chose, a wrong state-changing
+    action was taken). A fresh assistant per utterance: no history or timers carry over."""
     reply = assistant().respond(heard)
     reply.text()
     ok = reply.intent in u.intents
     if ok and u.key is not None:
         ok = key_of(reply.action) == u.key
-    return ok, reply.intent
+    return ok, reply.intent, (not ok and reply.action.kind in STATE_CHANGING)
 
 
 def words(text: str) -> list[str]:

@@ -20,7 +20,7 @@ import numpy as np
 from app.engines.protocol import Transcript
 from app.engines.stt.whisper import RATE, WhisperStt, _as_mono_float32
 
-CHECK_EVERY_S = 0.1      # how often the VAD looks at the newest audio
+CHECK_EVERY_S = 0.05     # how often the VAD looks at the newest audio
 AHEAD_S = 0.5            # audio this far ahead of the clock comes from a file, not a held key
 WATCH_S = 1.0            # how much of the newest audio it looks at
 WINDOW = 512             # Silero's window: speech ends are only known to this many samples
@@ -28,7 +28,7 @@ WINDOW = 512             # Silero's window: speech ends are only known to this m
 
 class IncrementalTranscriber:
     def __init__(self, stt: WhisperStt, language: str | None = None, prompt: str | None = None,
-                 pause_ms: int = 200):
+                 pause_ms: int = 150):
         self.stt, self.language, self.prompt = stt, language, prompt
         self.pause = int(pause_ms * RATE / 1000)
         self.decodes = 0                        # decodes run for this utterance (tests count them)
@@ -45,7 +45,7 @@ class IncrementalTranscriber:
 
     def feed(self, samples16k: np.ndarray) -> None:
         """Add 16 kHz mono samples (float32 or int16), from one thread. Returns at once (a VAD
-        look of a few milliseconds every 0.1 s of audio); decoding runs on a worker thread."""
+        look of a few milliseconds every 50 ms of audio); decoding runs on a worker thread."""
         audio = _as_mono_float32(samples16k)
         if not len(audio):
             return

@@ -28,6 +28,7 @@ SILENCE_PEAK = 10 ** (-70 / 20)   # a clip whose loudest sample is under -70 dBF
 # Whisper's repetition loops.
 WINDOW_SECONDS = 30.0
 LONG_FORM_TEMPERATURES = (0.0, 0.4, 0.8)
+NO_SPEECH_PROB, NO_SPEECH_LOGPROB = 0.6, -1.0     # faster-whisper's defaults
 TOKENS_PER_SECOND = 8    # fast speech is about 4 words (5-6 tokens) a second
 
 
@@ -186,18 +187,25 @@ class WhisperStt:
         most = len(tokens) + int(TOKENS_PER_SECOND * len(audio) / RATE) + 8
         result = fw.model.generate(
             encoded, [tokens], beam_size=self.beam_size, num_hypotheses=self.nbest,
-            return_scores=True, max_length=min(fw.max_length, most), suppress_blank=True,
+            return_scores=True, return_no_speech_prob=True, max_length=min(fw.max_length, most),
+            suppress_blank=True,
             suppress_tokens=list(get_suppressed_tokens(tokenizer, [-1])))[0]
-        texts: list[str] = []
-        for ids in result.sequences_ids:
-            text = tokenizer.decode(ids).strip()
-            if text not in texts:  # hypotheses that differ only in tokenisation read the same
-                texts.append(text)
         ids, score = result.sequences_ids[0], result.scores[0]
         # The score is the sum of log-probabilities over the length (length_penalty 1): as
         # faster-whisper does, spread it over the tokens plus end-of-text, then map to 0..1.
         avg_logprob = score * len(ids) / (len(ids) + 1)
-        return texts or [""], float(np.exp(avg_logprob)), language
+        if result.no_speech_prob > NO_SPEECH_PROB and avg_logprob < NO_SPEECH_LOGPROB:
+            return [""], None, language       # faster-whisper's rule for a window with no speech
+        texts: list[str] = []
+        for ids in result.sequences_ids:
+            text = tokenizer.decode(ids).strip()
+            if not any(c.isalnum() for c in text):
+                text = ""                      # a lone "." or "..." is no words
+            if text not in texts:  # hypotheses that differ only in tokenisation read the same
+                texts.append(text)
+        if texts[0] == "":
+            return [""], None, language
+        return [t for t in texts if t], float(np.exp(avg_logprob)), language
 
     def _decode_long(self, audio: np.ndarray, language: str | None,
                      prompt: str | None) -> tuple[list[str], float | None, str]:
