@@ -276,7 +276,8 @@ def _turn(args, paths, settings) -> int:
     if release is not None:  # from the moment the last sample was fed
         t["release_to_transcript_s"] = round(engine.heard_at - release, 4)
         t["release_to_first_audio_s"] = round(first[0] - release, 4) if first else None
-    data = {"heard": result.heard, "intent": result.intent, "reply": result.reply,
+    data = {"heard": result.heard, "heard_alternatives": result.heard_alternatives,
+            "confidence": result.confidence, "intent": result.intent, "reply": result.reply,
             "tier": result.tier, "fallbacks": full["fallbacks"], "timings": t,
             "action": full["action"]}
     human = (f"heard:  {result.heard!r}\nintent: {result.intent}\nreply:  {result.reply}\n"

@@ -97,7 +97,8 @@ def test_turn_reports_each_command_kind_and_keeps_voice_and_speed(tmp_path, spea
         data = json.loads(kaytoo("turn", "--in", str(speak(question)), "--out",
                                  str(tmp_path / "a.wav"), "--json").stdout)
         assert data["heard"].strip(), question
-        expected = Assistant(voices=lambda: ["Kaytoo", "Narrator"]).respond(data["heard"])
+        expected = Assistant(voices=lambda: ["Kaytoo", "Narrator"]).respond(
+            data["heard"], data["heard_alternatives"], data["confidence"])   # as the turn heard it
         assert data["intent"] == expected.intent, (question, data["heard"])
         assert data["reply"].strip() and data["tier"] in ("piper", "pyttsx3")
         action = data["action"] or {"kind": "none", "value": None}   # {} when there is none

@@ -46,6 +46,8 @@ class Timings:
 class TurnResult:
     heard: str
     intent: str
+    heard_alternatives: list[str]    # the n-best the assistant chose from, best first
+    confidence: float | None         # how sure the hearing was (0..1)
     reply: str
     spoken: str                      # what was actually said (less than reply when cut)
     cut: bool
@@ -104,7 +106,8 @@ def run_turn(engine, assistant, samples16k: np.ndarray, voice: str | None,
     if cut and hasattr(assistant, "note_cut"):
         assistant.note_cut(spoken)
     return TurnResult(
-        heard=transcript.text, intent=reply.intent, reply=full, spoken=spoken, cut=cut,
+        heard=transcript.text, intent=reply.intent, heard_alternatives=transcript.alternatives,
+        confidence=transcript.confidence, reply=full, spoken=spoken, cut=cut,
         tier=report.tier, fallbacks=list(report.fallbacks),
         timings=Timings(stt_s=stt_s, first_audio_s=first_audio_s,
                         total_s=round(time.monotonic() - t0, 4)),
