@@ -175,7 +175,7 @@ def test_the_packaged_app_picks_the_onnx_tier_and_converts_after_download(tmp_pa
         "import sys; from pathlib import Path\n"
         "import app.engines.xtts_onnx.convert as convert\n"
         f"convert.GRAPHS_DIR = Path({str(graphs)!r})\n"
-        "from app.engines import models\n"
+        "from app.engines.models import store as models\n"
         "from app.engines.core import make_backend\n"
         "from app.paths import Paths\n"
         "from app.settings.model import Settings\n"

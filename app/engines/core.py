@@ -5,7 +5,6 @@ peer). Models load lazily, on first use or in ``preload``.
 """
 from __future__ import annotations
 
-import importlib.util
 import logging
 import threading
 from typing import Callable, Iterable
@@ -54,7 +53,9 @@ def make_backend(name: str, paths: Paths, settings: Settings) -> TtsBackend:
 
 def xtts_on_onnx() -> bool:
     """The XTTS tier runs on ONNX Runtime where torch or coqui-tts is missing (the packaged app)."""
-    return any(importlib.util.find_spec(m) is None for m in ("torch", "TTS"))
+    from app.engines import xtts_onnx
+
+    return xtts_onnx.in_use()
 
 
 class EngineCore:

@@ -33,11 +33,13 @@ _REMOVING = ".removing-"
 
 def _convert_xtts(folder: Path) -> None:
     """Fill the packaged XTTS ONNX graphs with the downloaded weights (torch-free, once per
-    checkpoint): the tier the packaged app speaks cloned voices with. Skipped where no graphs
-    ship (a source install without exported graphs uses the torch tier)."""
+    checkpoint): the tier the packaged app speaks cloned voices with. Skipped where the torch
+    tier serves instead (a source install with torch and coqui-tts) or no graphs ship."""
+    from app.engines import xtts_onnx
     from app.engines.xtts_onnx.convert import GRAPHS_DIR, ConversionError, convert, converted
 
-    if not (GRAPHS_DIR / "manifest.json").is_file() or converted(folder):
+    if not xtts_onnx.in_use() or not (GRAPHS_DIR / "manifest.json").is_file() or \
+            converted(folder):
         return
     try:
         convert(folder)
