@@ -41,13 +41,16 @@ def main() -> int:
     home = Path(tempfile.mkdtemp(prefix="kaytoo-tour-"))
     os.environ["KAYTOO_HOME"] = str(home)
     os.environ.pop("QT_QPA_PLATFORM", None)            # the real X window, not offscreen
+    pulse = None
     if args.virtual_audio:
-        from tests.pulse import ensure_pulse
+        from tests.pulse import start_pulse
 
-        ensure_pulse()
+        pulse = start_pulse()
     try:
         return Tour(args, home).run()
     finally:
+        if pulse is not None:   # whatever the tour starts, it stops
+            pulse.stop()
         shutil.rmtree(home, ignore_errors=True)
 
 
