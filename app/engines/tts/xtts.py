@@ -231,26 +231,38 @@ class XttsBackend(TtsBackend):
                 output_attentions=False, output_hidden_states=True, return_dict_in_generate=False)
         decoder = StreamingDecoder(model.hifigan_decoder, latents.speaker_embedding.to(self.device),
                                    length_scale=1.0 / max(speed, 0.05))
-        due, pending = self.FIRST_CHUNK_CODES, 0
-        try:
-            while not (cancel is not None and cancel.is_set()):
-                item = next(generator, None)  # one GPT step: the slow part
-                if item is None:
-                    break
-                decoder.push(item[1])
-                pending += 1
-                if pending >= due:
-                    due, pending = self.CHUNK_CODES, 0
-                    wav = decoder.decode()
-                    if wav.size and not (cancel is not None and cancel.is_set()):
-                        yield wav
-            if cancel is not None and cancel.is_set():
-                return
-            wav = decoder.decode(final=True)
-            if wav.size:
-                yield wav
-        finally:
-            generator.close()
+        yield from windowed_chunks(generator, decoder, self.FIRST_CHUNK_CODES, self.CHUNK_CODES,
+                                   cancel)
+
+
+def windowed_chunks(steps: Iterator, decoder: "WindowedDecoder", first_codes: int, codes: int,
+                    cancel: threading.Event | None) -> Iterator[np.ndarray]:
+    """GPT steps ((code, latent) pairs) in, audio chunks out: the first after ``first_codes``
+    codes (it sets the time to first audio), then one every ``codes``, the rest at the end.
+    Both XTTS tiers (torch and ONNX) stream through this; ``steps`` is closed however it ends."""
+    def cancelled() -> bool:
+        return cancel is not None and cancel.is_set()
+
+    due, pending = first_codes, 0
+    try:
+        while not cancelled():
+            item = next(steps, None)  # one GPT step: the slow part
+            if item is None:
+                break
+            decoder.push(item[1])
+            pending += 1
+            if pending >= due:
+                due, pending = codes, 0
+                wav = decoder.decode()
+                if wav.size and not cancelled():
+                    yield wav
+        if cancelled():
+            return
+        wav = decoder.decode(final=True)
+        if wav.size:
+            yield wav
+    finally:
+        steps.close()
 
 
 class WindowedDecoder:

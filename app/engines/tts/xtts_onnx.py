@@ -22,7 +22,8 @@ import numpy as np
 
 from app import atomic
 from app.engines.tts.base import TierUnavailable, TtsBackend, VoiceRef
-from app.engines.tts.xtts import LICENCE_REASON, REQUIRED_FILES, Latents, WindowedDecoder, _acquire, model_id
+from app.engines.tts.xtts import (LICENCE_REASON, REQUIRED_FILES, Latents, WindowedDecoder, _acquire,
+                                  model_id, windowed_chunks)
 from app.engines.xtts_onnx import audio
 from app.errors import first_line
 
@@ -150,26 +151,8 @@ class XttsOnnxBackend(TtsBackend):
                     cancel: threading.Event | None) -> Iterator[np.ndarray]:
         decoder = OnnxStreamingDecoder(self.model, np.asarray(latents.speaker_embedding, np.float32),
                                        length_scale=1.0 / max(speed, 0.05))
-        due, pending = self.FIRST_CHUNK_CODES, 0
         steps = self.model.generate(tokens, np.asarray(latents.gpt_cond_latent, np.float32), self._rng)
-        try:
-            for _code, latent in steps:
-                if cancel is not None and cancel.is_set():
-                    return
-                decoder.push(latent)
-                pending += 1
-                if pending >= due:
-                    due, pending = self.CHUNK_CODES, 0
-                    wav = decoder.decode()
-                    if wav.size and not (cancel is not None and cancel.is_set()):
-                        yield wav
-            if cancel is not None and cancel.is_set():
-                return
-            wav = decoder.decode(final=True)
-            if wav.size:
-                yield wav
-        finally:
-            steps.close()
+        yield from windowed_chunks(steps, decoder, self.FIRST_CHUNK_CODES, self.CHUNK_CODES, cancel)
 
 
 class OnnxStreamingDecoder(WindowedDecoder):
