@@ -70,15 +70,8 @@ class XttsBackend(TtsBackend):
 
     # -- TtsBackend ---------------------------------------------------------------------------
     def check(self) -> str | None:
-        for module, package in (("torch", "torch"), ("torchaudio", "torchaudio"), ("TTS", "coqui-tts")):
-            if importlib.util.find_spec(module) is None:
-                return f"{package} is not installed"
-        if not self.consent:
-            return LICENCE_REASON
-        missing = [f for f in REQUIRED_FILES if not (self.model_dir / f).is_file()]
-        if missing:
-            return f"the XTTS v2 model is not downloaded ({', '.join(missing)} missing in {self.model_dir})"
-        return None
+        return model_unusable(self.model_dir, self.consent,
+                              (("torch", "torch"), ("torchaudio", "torchaudio"), ("TTS", "coqui-tts")))
 
     def load(self) -> None:
         with self._load_lock:
@@ -233,6 +226,21 @@ class XttsBackend(TtsBackend):
                                    length_scale=1.0 / max(speed, 0.05))
         yield from windowed_chunks(generator, decoder, self.FIRST_CHUNK_CODES, self.CHUNK_CODES,
                                    cancel)
+
+
+def model_unusable(model_dir: Path, consent: bool,
+                   modules: tuple[tuple[str, str], ...]) -> str | None:
+    """Why an XTTS tier cannot serve (a library missing, no licence, files not downloaded), checked
+    without loading anything; None when it may. ``modules``: (import name, package name) pairs."""
+    for module, package in modules:
+        if importlib.util.find_spec(module) is None:
+            return f"{package} is not installed"
+    if not consent:
+        return LICENCE_REASON
+    missing = [f for f in REQUIRED_FILES if not (model_dir / f).is_file()]
+    if missing:
+        return f"the XTTS v2 model is not downloaded ({', '.join(missing)} missing in {model_dir})"
+    return None
 
 
 def windowed_chunks(steps: Iterator, decoder: "WindowedDecoder", first_codes: int, codes: int,

@@ -11,7 +11,6 @@ Same tier name (``xtts``), licence gate and streaming as the torch tier (``xtts.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import io
 import logging
 import threading
@@ -22,8 +21,8 @@ import numpy as np
 
 from app import atomic
 from app.engines.tts.base import TierUnavailable, TtsBackend, VoiceRef
-from app.engines.tts.xtts import (LICENCE_REASON, REQUIRED_FILES, Latents, WindowedDecoder, _acquire,
-                                  model_id, windowed_chunks)
+from app.engines.tts.xtts import (Latents, WindowedDecoder, _acquire, model_id, model_unusable,
+                                  windowed_chunks)
 from app.engines.xtts_onnx import audio
 from app.errors import first_line
 
@@ -53,14 +52,10 @@ class XttsOnnxBackend(TtsBackend):
 
     # -- TtsBackend ---------------------------------------------------------------------------
     def check(self) -> str | None:
-        for module, package in (("onnxruntime", "onnxruntime"), ("tokenizers", "tokenizers")):
-            if importlib.util.find_spec(module) is None:
-                return f"{package} is not installed"
-        if not self.consent:
-            return LICENCE_REASON
-        missing = [f for f in REQUIRED_FILES if not (self.model_dir / f).is_file()]
-        if missing:
-            return f"the XTTS v2 model is not downloaded ({', '.join(missing)} missing in {self.model_dir})"
+        reason = model_unusable(self.model_dir, self.consent,
+                                (("onnxruntime", "onnxruntime"), ("tokenizers", "tokenizers")))
+        if reason:
+            return reason
         if not all((self.model_dir / "onnx" / g).is_file() for g in GRAPHS):
             return "the XTTS v2 model is not converted for ONNX Runtime yet"
         return None
