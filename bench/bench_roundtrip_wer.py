@@ -2,7 +2,7 @@
 
 Word error rate per tier (lower is better) for three variants, all through the real chain at 48 kHz:
 - raw:        the text as written (split only), numbers, symbols and abbreviations left to the voice;
-- normalised: app.engines.text.prepare (the production path) — the baseline of the ratios;
+- normalised: app.text.sentences.prepare (the production path) — the baseline of the ratios;
 - + droid:    normalised, with the droid effect.
 Each variant runs REPEATS times (default 3; Piper samples noise, so runs differ) and the edits are
 summed. Reference and transcript are both normalised (so "12.5" and "twelve point five" agree), lower-cased
@@ -30,7 +30,8 @@ import numpy as np  # noqa: E402
 
 from app.audio import clip  # noqa: E402
 from app.audio.effects import DroidEffect  # noqa: E402
-from app.engines.text import normalize, prepare, split_sentences  # noqa: E402
+from app.text.normalize import normalize  # noqa: E402
+from app.text.sentences import prepare, split_sentences  # noqa: E402
 from app.engines.tts.base import TtsBackend  # noqa: E402
 from app.engines.tts.chain import TtsChain  # noqa: E402
 

@@ -1,7 +1,7 @@
 """Time to first audio per TTS tier: streamed sentence by sentence vs the whole reply at once.
 
 For a 3-sentence reply, through the real chain (resampling to 48 kHz included), one tier at a time:
-- streamed: the reply split by app.engines.text, first audio as the chain reports it;
+- streamed: the reply split by app.text.sentences, first audio as the chain reports it;
 - whole:    the reply synthesized in one piece by the backend and only then played (what a
             non-streaming assistant does), i.e. the time until all of its audio exists.
 The ratio streamed/whole is the figure; medians of N runs (default 7) after one warm-up run.
@@ -28,7 +28,7 @@ os.environ.setdefault("KAYTOO_HOME", tempfile.mkdtemp(prefix="kaytoo-bench-"))
 import numpy as np  # noqa: E402
 
 from app.audio.effects import DroidEffect  # noqa: E402
-from app.engines.text import prepare  # noqa: E402
+from app.text.sentences import prepare  # noqa: E402
 from app.engines.tts.base import TtsBackend  # noqa: E402
 from app.engines.tts.chain import TtsChain  # noqa: E402
 

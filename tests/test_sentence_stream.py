@@ -6,7 +6,7 @@ import re
 import pytest
 
 from app.engines.core import prepare_text
-from app.engines.text import SentenceStream, sentences
+from app.text.sentences import SentenceStream, sentences
 from app.errors import UserError
 
 TEXT = ("Affirmative. The door is open and I am not going through it. Dr. Smith paid $3.50 for "

@@ -105,3 +105,15 @@ def test_the_session_layer_does_not_import_qt():
     for name, path in modules().items():
         if name.startswith("app.session"):
             assert "PySide6" not in path.read_text(), name
+
+
+def test_assistant_and_text_stay_off_the_engine_side():
+    """The assistant reaches speech only through the engine's protocol; app/text (shared by the
+    engine core and the assistant) stands below both and imports only the errors module."""
+    g = graph()
+    for name, deps in g.items():
+        if name.startswith("app.text"):
+            assert deps <= {"app.errors", "app.text", "app.text.normalize"}, (name, sorted(deps))
+        if name.startswith("app.assistant"):
+            wrong = {d for d in deps if d.startswith("app.engines") and d != "app.engines.protocol"}
+            assert not wrong, f"{name} imports the engine side: {sorted(wrong)}"

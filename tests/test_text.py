@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.engines.text import MAX_CHARS, normalize, prepare, split_sentences
+from app.text.normalize import MAX_CHARS, normalize
+from app.text.sentences import prepare, split_sentences
 from app.errors import UserError
 
 

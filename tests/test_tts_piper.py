@@ -103,7 +103,7 @@ def test_a_corrupt_voice_fails_to_load_with_a_reason(tmp_path):
 
 def test_through_the_chain_with_the_droid_effect_it_is_still_understood(piper, hear):
     from app.audio.effects import DroidEffect
-    from app.engines.text import prepare
+    from app.text.sentences import prepare
     from app.engines.tts.chain import TtsChain
 
     chain = TtsChain([piper], deadlines={"piper": 30.0}, effect=DroidEffect, starve_slack_s=30.0)

@@ -17,7 +17,7 @@ from app.assistant.intents import CHANGES, Intent, is_question, understand
 from app.assistant.numbers import count_words, duration_adjective, say_date, say_duration, say_time
 from app.assistant.persona import LINES, SYSTEM_PROMPT, Persona
 from app.assistant.timers import MAX_SECONDS, Timer, Timers
-from app.engines.text import SentenceStream
+from app.text.sentences import SentenceStream
 
 log = logging.getLogger(__name__)
 

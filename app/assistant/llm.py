@@ -16,7 +16,7 @@ import urllib.error
 import urllib.request
 from typing import Iterable, Iterator
 
-from app.engines.text import SentenceStream
+from app.text.sentences import SentenceStream
 
 MAX_BODY = 1 << 20          # a non-streamed answer larger than this is not a spoken reply
 MAX_TOKENS = 200            # a few spoken sentences; keeps slow local models short

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from app.engines.text import MONTHS
-from app.engines.text import number_words as spell  # num2words, as the voices' text front-end
+from app.text.normalize import MONTHS
+from app.text.normalize import number_words as spell  # num2words, as the voices' text front-end
 
 SMALL = {"zero": 0, "oh": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
          "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13,

@@ -16,6 +16,7 @@ from app.engines.tts.chain import Speech, TtsChain
 from app.errors import UserError
 from app.paths import Paths
 from app.settings.model import Settings
+from app.text.sentences import MAX_CHARS, SentenceStream, merge_short, sentences
 
 log = logging.getLogger(__name__)
 
@@ -150,15 +151,13 @@ class EngineCore:
         audio); any other iterable arrives piece by piece and is cut into sentences by one
         SentenceStream as it comes: pieces are whole units (the assistant's sentences), or with
         ``raw`` text cut anywhere (a Wyoming peer's synthesize-chunks, an LLM's tokens)."""
-        from app.engines.text import sentences as split_stream
-
         ref = self.voice_ref(voice)
         if isinstance(text, str):
             text = [text]
         if isinstance(text, (list, tuple)):
             prepared: Iterable[str] = prepare_text(text)
         else:
-            prepared = split_stream(text, units=not raw)
+            prepared = sentences(text, units=not raw)
         return self.chain.speak(prepared, ref, tier, cancel)
 
     def stt_languages(self) -> list[str]:
@@ -236,8 +235,6 @@ class EngineCore:
 def prepare_text(parts: Iterable[str]) -> list[str]:
     """Whole text (a string per line or sentence) as speakable sentences, checked at once:
     raises UserError for empty, unspeakable or oversized text."""
-    from app.engines.text import MAX_CHARS, SentenceStream, _merge_short
-
     parts = list(parts)
     total = sum(len(p) for p in parts if isinstance(p, str))
     if total > MAX_CHARS:
@@ -245,4 +242,4 @@ def prepare_text(parts: Iterable[str]) -> list[str]:
     stream = SentenceStream()
     out = stream.feed("\n".join(parts)) + stream.close()
     # The whole text is known: a short last sentence may still join the one before it.
-    return _merge_short(out, stream.min_chars, stream.max_chars)
+    return merge_short(out, stream.min_chars, stream.max_chars)
