@@ -1,5 +1,6 @@
 """Kaytoo's engine against the peers Home Assistant users run: wyoming-piper and
-wyoming-faster-whisper, same Piper voice (en_US-joe-medium) and same tiny.en int8 model, beam 1.
+wyoming-faster-whisper, same Piper voice (en_US-joe-medium) and same tiny.en int8 model and the same beam
+(Kaytoo's: beam 5, which its n-best 5 rescoring needs; also wyoming-faster-whisper's own x86 default).
 
 Requests are interleaved in one run (peer, Kaytoo, peer, Kaytoo...) so machine noise hits both;
 every figure is a median with the Kaytoo/peer ratio from the same run. Measured with the
@@ -45,6 +46,7 @@ from wyoming_bench.stt.corpus import AudioInput  # noqa: E402
 from wyoming_bench.tts.client import measure_once  # noqa: E402
 
 from app import paths as paths_mod  # noqa: E402
+from app.engines.core import STT_NBEST  # noqa: E402
 from app.engines.models import ModelStore  # noqa: E402
 from app.engines.tts.piper import VOICE_NAME, bundled_voice  # noqa: E402
 from app.settings import Settings, save  # noqa: E402
@@ -145,7 +147,7 @@ def start_servers(venv: Path, model_dir: Path, onnx: Path) -> dict:
                                   stderr=subprocess.DEVNULL),
         "whisper": subprocess.Popen([str(py), "-m", "wyoming_faster_whisper", "--model", str(model_dir),
                                      "--local-files-only", "--stt-library", "faster-whisper",
-                                     "--compute-type", "int8", "--beam-size", "1", "--language", "en",
+                                     "--compute-type", "int8", "--beam-size", str(STT_NBEST), "--language", "en",
                                      "--data-dir", str(HOME / "whisper-data"),
                                      "--uri", f"tcp://127.0.0.1:{p['whisper']}"],
                                     stderr=subprocess.DEVNULL),

@@ -43,8 +43,14 @@ def configure_process() -> None:
                 pass
 
 
-def ort_session_options():
-    """onnxruntime options: one pool as large as the machine, threads that sleep when idle."""
+def ort_session_options(arena: bool = False):
+    """onnxruntime options: one pool as large as the machine, threads that sleep when idle.
+
+    ``arena``: keep onnxruntime's memory arena. Without it every run maps and unmaps its buffers
+    anew (the 1 MB mmap threshold above), which made a Piper sentence ×1.35–1.6 slower
+    (bench/results/peers.md); with it, the arena keeps the peak of every run that was ever
+    concurrent. So only a model whose runs are serialised (Piper: one synthesis at a time) keeps it.
+    """
     import onnxruntime
 
     opts = onnxruntime.SessionOptions()
@@ -52,6 +58,5 @@ def ort_session_options():
     opts.inter_op_num_threads = 1
     opts.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    # The arena keeps the peak of every concurrent run forever; without it memory is given back.
-    opts.enable_cpu_mem_arena = False
+    opts.enable_cpu_mem_arena = arena
     return opts

@@ -104,7 +104,7 @@ def _load_voice(onnx: Path):
     from piper.config import PiperConfig
 
     config = PiperConfig.from_dict(json.loads(_config_path(onnx).read_text(encoding="utf-8")))
-    session = onnxruntime.InferenceSession(str(onnx), sess_options=ort_session_options(),
+    session = onnxruntime.InferenceSession(str(onnx), sess_options=ort_session_options(arena=True),
                                            providers=["CPUExecutionProvider"])
     return PiperVoice(session=session, config=config)
 
