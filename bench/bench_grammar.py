@@ -288,9 +288,9 @@ def main() -> int:
           f"{b['wrong'] * 100:.1f} | {o['asked']:.1%} | {o['ms']:.2f} / {b['ms']:.2f} |"
           for name, n, o, b in rows],
     ]
-    from bench.bench_intents import section
+    from bench.results_section import write_section
 
-    section("\n".join(lines), "bench_grammar", args.out)
+    write_section(args.out, "bench_grammar", "\n".join(lines))
     print(f"wrote {args.out}")
     return 0
 

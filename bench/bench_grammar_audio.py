@@ -83,9 +83,9 @@ def main() -> int:
         lines.append(f"| {name} | {n} | {cell['regex']} | {cell['top']} | {cell['app']} / "
                      f"{row['app'][2] / n:.1%} |")
     print("\n".join(lines))
-    from bench.bench_intents import section
+    from bench.results_section import write_section
 
-    section("\n".join(lines), f"bench_grammar_audio {args.config}", args.out)
+    write_section(args.out, f"bench_grammar_audio {args.config}", "\n".join(lines))
     return 0
 
 

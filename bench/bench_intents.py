@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 from app.assistant.grammar import Intent  # noqa: E402
 from app.assistant.intents import match  # noqa: E402
 from bench.bench_grammar import old_matcher  # noqa: E402
+from bench.results_section import write_section  # noqa: E402
 from app.audio.clip import load  # noqa: E402
 from app.engines.models import ModelStore  # noqa: E402
 from app.engines.stt.whisper import RATE, WhisperStt  # noqa: E402
@@ -117,19 +118,6 @@ def correct(intent, want_intent: str, slot: tuple | None) -> tuple[bool, bool]:
     return ok, resolve(intent).get(slot[0]) == slot[1]
 
 
-def section(body: str, name: str, out: Path) -> None:
-    """Replace this bench's section of the results file (other benches keep theirs)."""
-    from app import atomic
-
-    start, end = f"<!-- {name} -->", f"<!-- /{name} -->"
-    old = out.read_text() if out.exists() else "# Assistant\n"
-    block = f"{start}\n{body.rstrip()}\n{end}"
-    if start in old and end in old:
-        new = old[:old.index(start)] + block + old[old.index(end) + len(end):]
-    else:
-        new = old.rstrip() + "\n\n" + block + "\n"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    atomic.write_text(out, new)
 
 
 # Whisper is told which words to expect (the voice names among them), as an initial prompt.
@@ -271,7 +259,7 @@ def main() -> int:
         f"per clip; matching {match_ms:.2f} ms per utterance.",
         *notes,
     ]
-    section("\n".join(lines), "bench_intents", args.out)
+    write_section(args.out, "bench_intents", "\n".join(lines))
     print(f"wrote {args.out}")
     return 0
 

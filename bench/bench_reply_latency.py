@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from app.assistant import Assistant, Timers  # noqa: E402
 from app.settings.model import AssistantSettings  # noqa: E402
-from bench.bench_intents import section  # noqa: E402
+from bench.results_section import write_section  # noqa: E402
 from tests.test_llm import FakeLlm  # noqa: E402
 
 LOCAL = ["What time is it?", "Uh, set a timer for twenty five minutes please.",
@@ -129,7 +129,7 @@ def main() -> int:
         f"{max(med[h][0] for h in LOCAL) * 1000:.2f} ms or less: the assistant adds nothing "
         "noticeable to a command turn (speech recognition and synthesis take hundreds of ms).",
     ]
-    section("\n".join(lines), "bench_reply_latency", args.out)
+    write_section(args.out, "bench_reply_latency", "\n".join(lines))
     print(f"wrote {args.out}")
     return 0
 

@@ -175,9 +175,9 @@ def main() -> int:
               "out of the decoder (no invented words), not speed."]
     if base_note:
         lines += ["", base_note]
-    from bench.bench_intents import section  # this table's part of the file; the rest stays
+    from bench.results_section import write_section  # this table's part of the file; the rest stays
 
-    section("\n".join(lines), "bench_stt", args.out)
+    write_section(args.out, "bench_stt", "\n".join(lines))
     print(f"wrote {args.out}")
     return 0
 

@@ -217,7 +217,7 @@ def main() -> None:
     text = table(results, conversion, args)
     print(text)
     if args.out:
-        from bench.bench_xtts_quant import write_section
+        from bench.results_section import write_section
 
         write_section(args.out, "bench_xtts_onnx", text)
 

@@ -24,6 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.results_section import write_section  # noqa: E402
+
 VARIANTS = {
     "fp32": "float32 (as loaded)",
     "int8": "INT8 after Conv1D→Linear (what the app does)",
@@ -150,18 +152,6 @@ def machine() -> str:
             f"{platform.system()} {platform.release()}")
 
 
-def write_section(path: Path, name: str, text: str) -> None:
-    """Replace (or add) this bench's section in the shared results file."""
-    from app import atomic
-
-    start, end = f"<!-- {name} -->", f"<!-- /{name} -->"
-    old = path.read_text(encoding="utf-8") if path.is_file() else "# XTTS v2 tier: measurements\n"
-    block = f"{start}\n{text.rstrip()}\n{end}"
-    if start in old and end in old:
-        new = old[:old.index(start)] + block + old[old.index(end) + len(end):]
-    else:
-        new = old.rstrip() + "\n\n" + block + "\n"
-    atomic.write_text(path, new)
 
 
 def main() -> None:
@@ -225,7 +215,7 @@ def main() -> None:
     ]
     text = "\n".join(lines)
     print("\n" + text)
-    write_section(args.out, "bench_xtts_quant", text)
+    write_section(args.out, "bench_xtts_quant", text, "# XTTS v2 tier: measurements")
     print(f"\nwritten to {args.out}")
 
 

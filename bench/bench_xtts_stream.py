@@ -105,7 +105,8 @@ def measure(model_dir: Path, ref: Path, runs: int) -> dict[str, dict]:
 def main() -> None:
     import torch
 
-    from bench.bench_xtts_quant import machine, write_section
+    from bench.bench_xtts_quant import machine
+    from bench.results_section import write_section
     from tests.tiny_xtts import build_tiny_xtts
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
