@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import AsyncIterator
 
 import numpy as np
-from fastapi import FastAPI, Form, Request, UploadFile
+from fastapi import FastAPI, Form, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from pydantic import BaseModel
@@ -85,17 +85,28 @@ def read_key(path: str | None) -> str | None:
     return key
 
 
+class KeyCheck:
+    """Every request needs ``Authorization: Bearer <key>``, checked before its body is read. Plain
+    ASGI: Starlette's ``@app.middleware`` would relay each streamed chunk through one more task."""
+
+    def __init__(self, app, key: str):
+        self.app, self.expected = app, f"Bearer {key}".encode()
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http":
+            given = dict(scope["headers"]).get(b"authorization", b"")
+            if not hmac.compare_digest(given, self.expected):
+                denied = ApiError(401, "A valid API key is needed: send 'Authorization: Bearer <key>'.",
+                                  "invalid_api_key")
+                await _error_response(denied)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def build_app(core: EngineCore, api_key: str | None = None) -> FastAPI:
     app = FastAPI(title="Kaytoo speech API", docs_url=None, redoc_url=None, openapi_url=None)
-
-    @app.middleware("http")
-    async def auth(request: Request, call_next):
-        if api_key is not None:
-            given = request.headers.get("authorization", "")
-            if not hmac.compare_digest(given.encode(), f"Bearer {api_key}".encode()):
-                return _error_response(ApiError(401, "A valid API key is needed: send "
-                                                "'Authorization: Bearer <key>'.", "invalid_api_key"))
-        return await call_next(request)
+    if api_key is not None:
+        app.add_middleware(KeyCheck, key=api_key)
 
     @app.exception_handler(ApiError)
     async def api_error(_, e: ApiError):
