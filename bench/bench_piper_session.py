@@ -1,0 +1,58 @@
+"""Piper's onnxruntime session with and without its memory arena, in the engine's process set-up
+(engines.threads.configure_process: passive OpenMP waits, two malloc arenas, a fixed 1 MB mmap
+threshold). Interleaved syntheses of the peer bench's two first sentences; medians and the ratio.
+
+    .venv/bin/python bench/bench_piper_session.py [ROUNDS]
+"""
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from app.engines import threads  # noqa: E402
+
+threads.configure_process()  # before onnxruntime loads, as the engine does
+
+import onnxruntime  # noqa: E402
+from piper import PiperVoice  # noqa: E402
+from piper.config import PiperConfig  # noqa: E402
+
+from app.engines.tts.piper import _config_path, bundled_voice  # noqa: E402
+
+SENTENCES = ["I have a bad feeling about this.", "The weather today is sunny and warm."]
+
+
+def voice(arena: bool) -> PiperVoice:
+    onnx = bundled_voice()
+    config = PiperConfig.from_dict(json.loads(_config_path(onnx).read_text(encoding="utf-8")))
+    session = onnxruntime.InferenceSession(str(onnx), sess_options=threads.ort_session_options(arena=arena),
+                                           providers=["CPUExecutionProvider"])
+    return PiperVoice(session=session, config=config)
+
+
+def main() -> None:
+    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 30
+    kinds = {"no arena (before)": voice(False), "arena (now)": voice(True)}
+    times: dict[str, list[float]] = {k: [] for k in kinds}
+    load0 = os.getloadavg()[0]
+    for i in range(rounds):
+        order = list(kinds) if i % 2 == 0 else list(kinds)[::-1]
+        for k in order:
+            t = time.perf_counter()
+            list(kinds[k].synthesize(SENTENCES[i % 2]))
+            times[k].append(time.perf_counter() - t)
+    base = statistics.median(times["no arena (before)"])
+    print(f"# bench_piper_session: {rounds} interleaved rounds, load {load0:.1f} → {os.getloadavg()[0]:.1f}")
+    for k, v in times.items():
+        m = statistics.median(v)
+        print(f"{k:18s} median {m * 1000:6.1f} ms   ×{m / base:.2f} of no arena")
+
+
+if __name__ == "__main__":
+    main()
