@@ -5,12 +5,13 @@
 
 The model is XTTS v2 built from its published configuration with random weights (the hub is out
 of reach) and the stop code off, saved like the hub's model.pth; the ONNX variant uses the
-packaged weightless graphs filled by the torch-free converter (timed too). Each variant runs in
-its own process through the tier the app uses (``XttsBackend`` / ``XttsOnnxBackend``):
-load time and peak memory while loading; then per run one sentence streamed until ``--seconds``
-of audio: time to the first chunk and real-time factor (elapsed / audio); GPT ms per code
-(prompt + 60 codes, generator only); HiFiGAN time for one streaming window (119 frames). Medians
-after a warm-up. Ratios are against torch INT8 measured in the same run.
+packaged weightless graphs filled by the torch-free converter (timed too). Each variant is loaded
+once in its own process through the tier the app uses (``XttsBackend`` / ``XttsOnnxBackend``):
+load time and peak memory while loading. Then rounds, each running every variant once (order
+rotated), so machine noise hits all of them alike: one sentence streamed until ``--seconds`` of
+audio (time to the first chunk, real-time factor = elapsed / audio), GPT ms per code (prompt + 60
+codes, generator only), HiFiGAN time for one streaming window (113 frames). Medians after a
+warm-up round. Ratios are against torch INT8 measured in the same run.
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ VARIANTS = {"torch-fp32": "torch FP32", "torch-int8": "torch INT8 (Conv1D→Line
 SENTENCE = ("The captain says you are a friend, and I will not kill you, but the odds of "
             "success are not in our favour today.")
 GPT_CODES = 60
-WINDOW = 119   # HiFiGAN frames per streaming window (bench_xtts_stream: largest window)
+WINDOW = 113   # HiFiGAN frames per streaming window: 20 codes (87 frames) + 13 context frames each side
 
 
 def rss_mib() -> tuple[float, float]:
@@ -52,9 +53,12 @@ def reference_wav(folder: Path) -> Path:
     return out
 
 
-def run_variant(variant: str, model_dir: Path, runs: int, threads: int, seconds: float, work: Path) -> dict:
-    import numpy as np
+def serve(variant: str, model_dir: Path, threads: int, seconds: float, work: Path) -> None:
+    """One variant in its own process, loaded once: prints its load figures as a JSON line, then
+    one JSON line of run figures per ``run`` line read from stdin (the parent interleaves)."""
+    from app.engines.threads import configure_process
 
+    configure_process()   # as the engine does before torch/onnxruntime load (passive waits, sizes)
     from app.engines.tts.base import VoiceRef
 
     t0 = time.perf_counter()
@@ -70,15 +74,15 @@ def run_variant(variant: str, model_dir: Path, runs: int, threads: int, seconds:
 
         backend = XttsOnnxBackend(model_dir, consent=True, threads=threads, seed=0)
     backend.load()
-    load_s = time.perf_counter() - t0
-    load_peak = rss_mib()[1]
+    load_s, load_peak = time.perf_counter() - t0, rss_mib()[1]
     voice = VoiceRef("bench", reference_wav=reference_wav(work), latents_dir=work / f"latents-{variant}")
     t0 = time.perf_counter()
     latents = backend.latents(voice)
-    cond_s = time.perf_counter() - t0
-
-    first, rtf = [], []
-    for i in range(runs + 1):
+    _say({"load_s": load_s, "load_peak_mib": load_peak, "cond_s": time.perf_counter() - t0,
+          "precision": backend.precision})
+    for line in sys.stdin:
+        if line.strip() != "run":
+            break
         t0, audio, first_chunk = time.perf_counter(), 0, None
         chunks = backend.stream(SENTENCE, voice)
         for chunk in chunks:
@@ -87,16 +91,13 @@ def run_variant(variant: str, model_dir: Path, runs: int, threads: int, seconds:
             if audio >= seconds * backend.sample_rate:
                 break
         chunks.close()
-        if i:   # the first run warms up
-            first.append(first_chunk)
-            rtf.append((time.perf_counter() - t0) / (audio / backend.sample_rate))
+        rtf = (time.perf_counter() - t0) / (audio / backend.sample_rate)
+        _say({"first_chunk_s": first_chunk, "rtf": rtf, "gpt_ms_per_code": _gpt_ms(backend, variant, latents),
+              "hifigan_ms": _hifigan_ms(backend, variant, latents), "peak_mib": rss_mib()[1]})
 
-    gpt_ms = [_gpt_ms(backend, variant, latents) for _ in range(max(1, runs))]
-    hifi_ms = [_hifigan_ms(backend, variant, latents) for _ in range(max(1, runs) + 1)][1:]
-    return {"variant": variant, "load_s": load_s, "load_peak_mib": load_peak, "cond_s": cond_s,
-            "first_chunk_s": statistics.median(first), "rtf": statistics.median(rtf), "rtf_runs": rtf,
-            "gpt_ms_per_code": statistics.median(gpt_ms), "hifigan_ms": statistics.median(hifi_ms),
-            "peak_mib": rss_mib()[1], "precision": backend.precision}
+
+def _say(record: dict) -> None:
+    print(json.dumps(record), flush=True)
 
 
 def _gpt_ms(backend, variant: str, latents) -> float:
@@ -159,28 +160,70 @@ def convert(model_dir: Path) -> dict:
             "convert_peak_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
 
 
-def table(results: list[dict], conversion: dict, args) -> str:
+def interleaved(args, model_dir: Path) -> tuple[list[dict], list[float]]:
+    """Load every variant (one after another, each in its own process), then run them in rounds,
+    one run of each per round, the order rotated each round; round 0 warms up."""
+    variants, procs, results, loads = list(args.only), {}, {}, []
+    try:
+        for v in variants:
+            log = open(args.work / f"bench-{v}.log", "w")
+            procs[v] = subprocess.Popen([sys.executable, __file__, "--serve", v, "--work", str(args.work),
+                                         "--threads", str(args.threads), "--seconds", str(args.seconds)],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True)
+            results[v] = {"variant": v, **_reply(procs[v], args.work, v), "runs": []}
+            print(results[v], flush=True)
+        for r in range(args.runs + 1):
+            for v in variants[r % len(variants):] + variants[:r % len(variants)]:
+                procs[v].stdin.write("run\n")
+                procs[v].stdin.flush()
+                run = _reply(procs[v], args.work, v)
+                if r:
+                    results[v]["runs"].append(run)
+                print(v, r, run, flush=True)
+            loads.append(os.getloadavg()[0])
+    finally:
+        for p in procs.values():
+            p.stdin.close()
+            p.wait(timeout=120)
+    for res in results.values():
+        for key in ("first_chunk_s", "rtf", "gpt_ms_per_code", "hifigan_ms"):
+            res[key] = statistics.median(run[key] for run in res["runs"])
+        res["peak_mib"] = max(run["peak_mib"] for run in res["runs"])
+    return list(results.values()), loads
+
+
+def _reply(proc, work: Path, variant: str) -> dict:
+    line = proc.stdout.readline()
+    if not line:
+        raise SystemExit(f"{variant} stopped: " + (work / f"bench-{variant}.log").read_text()[-3000:])
+    return json.loads(line)
+
+
+def table(results: list[dict], conversion: dict, loads: list[float], args) -> str:
     base = next(r for r in results if r["variant"] == "torch-int8")
     lines = [
         "## XTTS v2: torch FP32 vs torch INT8 vs ONNX Runtime INT8 (bench/bench_xtts_onnx.py)", "",
         f"Full-size XTTS v2 from the published configuration, random weights, stop code off; through the tiers "
         f"the app uses; a {args.seconds:.0f} s stretch of one sentence streamed per run; {args.threads} threads; "
-        f"median of {args.runs} runs after a warm-up; each variant in its own process. Machine: "
-        f"{os.cpu_count()} cores ({platform.machine()}), no GPU, Python {platform.python_version()}, "
-        f"load average {os.getloadavg()[0]:.1f} at the end (other engineers' jobs share the cores: quote ratios).", "",
-        "| variant | load | peak RSS while loading | first chunk | RTF | GPT ms/code | GPT vs torch INT8 | "
-        "HiFiGAN (119 frames) | HiFiGAN vs torch INT8 | peak RSS |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+        f"each variant loaded once in its own process, then {args.runs} rounds (after a warm-up round) running "
+        f"each variant once, order rotated: medians. Machine: {os.cpu_count()} cores ({platform.machine()}), "
+        f"no GPU, Python {platform.python_version()}; load average after each round "
+        f"{', '.join(f'{x:.1f}' for x in loads)} (other engineers' jobs share the cores: quote ratios).", "",
+        "| variant | load | peak RSS while loading | first chunk | RTF | RTF vs torch INT8 | GPT ms/code | "
+        f"GPT vs torch INT8 | HiFiGAN ({WINDOW} frames) | HiFiGAN vs torch INT8 | peak RSS |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in results:
         lines.append(
             f"| {VARIANTS[r['variant']]} | {r['load_s']:.1f} s | {r['load_peak_mib']:.0f} MiB | "
-            f"{r['first_chunk_s']:.2f} s | {r['rtf']:.2f} | {r['gpt_ms_per_code']:.1f} | "
-            f"x{base['gpt_ms_per_code'] / r['gpt_ms_per_code']:.2f} | {r['hifigan_ms']:.0f} ms | "
-            f"x{base['hifigan_ms'] / r['hifigan_ms']:.2f} | {r['peak_mib']:.0f} MiB |")
+            f"{r['first_chunk_s']:.2f} s | {r['rtf']:.2f} | x{base['rtf'] / r['rtf']:.2f} | "
+            f"{r['gpt_ms_per_code']:.1f} | x{base['gpt_ms_per_code'] / r['gpt_ms_per_code']:.2f} | "
+            f"{r['hifigan_ms']:.0f} ms | x{base['hifigan_ms'] / r['hifigan_ms']:.2f} | {r['peak_mib']:.0f} MiB |")
     lines += ["", f"Conversion (torch-free, once after the download; includes INT8 quantization and the "
-              f"self-test): {conversion['convert_s']:.0f} s, peak {conversion['convert_peak_mib']:.0f} MiB.",
-              "RTF runs: " + "; ".join(f"{r['variant']} " + ", ".join(f"{x:.2f}" for x in r["rtf_runs"])
-                                       for r in results)]
+              f"self-test): {conversion['convert_s']:.0f} s, peak {conversion['convert_peak_mib']:.0f} MiB "
+              f"(load average {conversion.get('load_average', float('nan')):.1f} then).",
+              "Per run (RTF / HiFiGAN ms): " + "; ".join(
+                  f"{r['variant']} " + ", ".join(f"{x['rtf']:.2f}/{x['hifigan_ms']:.0f}" for x in r["runs"])
+                  for r in results)]
     return "\n".join(lines)
 
 
@@ -191,30 +234,27 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--out", type=Path)
-    parser.add_argument("--variant", choices=list(VARIANTS))
+    parser.add_argument("--serve", choices=list(VARIANTS))
     parser.add_argument("--only", nargs="*", choices=list(VARIANTS), default=list(VARIANTS))
     args = parser.parse_args()
     model_dir = args.work / "xtts-v2"
-    if args.variant:
-        print(json.dumps(run_variant(args.variant, model_dir, args.runs, args.threads, args.seconds, args.work)))
+    if args.serve:
+        serve(args.serve, model_dir, args.threads, args.seconds, args.work)
         return
     from app.engines.xtts_onnx.convert import converted
 
     if not (model_dir / "model.pth").is_file():
         subprocess.run([sys.executable, "-m", "app.engines.xtts_onnx.published", str(args.work)], check=True,
                        env={**os.environ, "PYTHONPATH": str(ROOT)})
-    conversion = convert(model_dir) if not converted(model_dir) else {"convert_s": float("nan"),
-                                                                      "convert_peak_mib": float("nan")}
-    results = []
-    for variant in args.only:
-        done = subprocess.run([sys.executable, __file__, "--variant", variant, "--work", str(args.work),
-                               "--runs", str(args.runs), "--threads", str(args.threads),
-                               "--seconds", str(args.seconds)], capture_output=True, text=True)
-        if done.returncode:
-            raise SystemExit(done.stderr[-3000:])
-        results.append(json.loads(done.stdout.strip().splitlines()[-1]))
-        print(results[-1], flush=True)
-    text = table(results, conversion, args)
+    record = args.work / "conversion.json"    # the figures of the run that converted this model
+    if not converted(model_dir):
+        record.write_text(json.dumps({**convert(model_dir), "load_average": os.getloadavg()[0]}))
+    conversion = json.loads(record.read_text()) if record.is_file() else {"convert_s": float("nan"),
+                                                                          "convert_peak_mib": float("nan")}
+    if "torch-int8" not in args.only:
+        raise SystemExit("the ratios are against torch-int8: keep it in --only")
+    results, loads = interleaved(args, model_dir)
+    text = table(results, conversion, loads, args)
     print(text)
     if args.out:
         from bench.results_section import write_section

@@ -12,7 +12,9 @@ Four graphs, each over the model's own modules, with every weight named by its k
   latent (``final_norm`` of the last hidden state: what HiFiGAN decodes), and ``present_{k,v}_i``.
   The attention is written out here (transformers' cache objects do not trace) and the Conv1D
   projections as MatMul + Add (quantizable); the weights are transformers' own.
-- ``hifigan.onnx``: HiFiGAN, latents on its frame grid [1, D, F] + speaker embedding → audio.
+- ``hifigan.onnx``: HiFiGAN, latents on its frame grid [1, D, F] + speaker embedding → audio; its
+  1-D convolutions rewritten as 2-D ones over a height-1 image (``conv2d.py``: onnxruntime's fast
+  convolution kernels are 2-D only).
 
 ``manifest.json`` lists each graph's tensors (name, shape, dtype); weights carry their checkpoint
 key (HiFiGAN's weight-normalised layers appear as ``<layer>.weight``: the converter folds g and v). ``reference.npz``
@@ -30,6 +32,7 @@ import torch
 from onnx import numpy_helper
 from torch import nn
 
+from app.engines.xtts_onnx.conv2d import lift_to_2d
 from app.engines.xtts_onnx.convert import sha256_file
 
 GRAPHS = ("speaker", "conditioning", "gpt", "hifigan")
@@ -192,6 +195,8 @@ def export(model_dir: Path, out_dir: Path) -> Path:
                               keep_initializers_as_inputs=True, dynamo=False)
         proto = onnx.load(str(path))
         tensors = _rename_weights(proto, module, names)
+        if graph == "hifigan":
+            lift_to_2d(proto.graph)
         onnx.save_model(proto, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
                         location=f"{graph}.onnx.data", size_threshold=0)
         manifest["graphs"][graph] = _with_offsets(tensors, onnx.load(str(path), load_external_data=False))

@@ -14,6 +14,7 @@ from typing import Iterator
 
 import numpy as np
 
+from app.engines.threads import ort_session_options
 from app.engines.xtts_onnx import audio
 
 MIN_CHUNK_SECONDS = 0.33   # coqui skips shorter conditioning chunks
@@ -31,7 +32,7 @@ class XttsOnnx:
         config = json.loads((self.model_dir / "config.json").read_text())
         self.config, self.args = config, config["model_args"]
         self.layers, self.heads, self.width = self.manifest["layers"], self.manifest["heads"], self.manifest["width"]
-        opts = ort.SessionOptions()
+        opts = ort_session_options()    # the engine's pool size, threads that sleep when idle
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if threads:
             opts.intra_op_num_threads = threads
