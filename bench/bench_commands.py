@@ -52,6 +52,12 @@ CONFIGS: dict[str, dict] = {
     "beam5+prompt+pad400": dict(model="tiny.en", beam=5, nbest=5, prompt=True, pad=400),
     "beam5+words": dict(model="tiny.en", beam=5, nbest=5, prompt="words", pad=250),
     "base+prompt": dict(model="base", beam=5, nbest=5, prompt=True, pad=250),
+    # A shorter encoder window (whisper.cpp's audio_ctx): s of input, at least the speech.
+    "beam5+prompt+win20": dict(model="tiny.en", beam=5, nbest=5, prompt=True, pad=250, window=20),
+    "beam5+prompt+win15": dict(model="tiny.en", beam=5, nbest=5, prompt=True, pad=250, window=15),
+    "beam5+prompt+win10": dict(model="tiny.en", beam=5, nbest=5, prompt=True, pad=250, window=10),
+    "beam5+prompt+win6": dict(model="tiny.en", beam=5, nbest=5, prompt=True, pad=250, window=6),
+    "beam5+prompt+win4": dict(model="tiny.en", beam=5, nbest=5, prompt=True, pad=250, window=4),
 }
 # Tried as a prompt: the vocabulary as a word list, no whole command a noise could turn into.
 WORDS_PROMPT = ("Kaytoo: timer, minutes, seconds, hours, remind, reminder, cancel, stop, repeat, "
@@ -111,7 +117,7 @@ def decode(config: str, items, conditions: list[str], only: set[str] | None = No
     if not todo:
         return cache
     stt = WhisperStt(ModelStore(CACHE / "models").path_for(c["model"]), beam_size=c["beam"],
-                     nbest=c["nbest"], pad_ms=c["pad"])
+                     nbest=c["nbest"], pad_ms=c["pad"], window_s=c.get("window"))
     stt.load()
     prompt = command_prompt(ALL_VOICES) if c["prompt"] is True else None
     if c["prompt"] == "words":
@@ -157,8 +163,11 @@ def score(judge: Judge, items, conditions, entries, app: bool) -> dict[str, dict
     return rows
 
 
-def variants(items, conditions, confirm: list[float]) -> dict[str, dict[str, dict]]:
-    caches = {c: load_cache(c) for c in CONFIGS}
+def variants(items, conditions, confirm: list[float],
+             configs: list[str] | None = None) -> dict[str, dict[str, dict]]:
+    """Rows for ``configs`` (and the greedy baseline), or for every cached configuration."""
+    chosen = CONFIGS if configs is None else [BASELINE, *(c for c in configs if c != BASELINE)]
+    caches = {c: load_cache(c) for c in chosen}
     judges = {c: Judge(c) for c in confirm}
     first_judge = judges[confirm[0]]
     try:
@@ -212,8 +221,8 @@ def report(results: dict[str, dict[str, dict]], conditions: list[str], n_items: 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--configs", default="greedy,beam5+prompt",
-                    help="decoder configurations to run: " + ", ".join(CONFIGS))
+    ap.add_argument("--configs", help="decoder configurations to run (default greedy,beam5+prompt) "
+                    "or, with --score-only, to score (default: all cached): " + ", ".join(CONFIGS))
     ap.add_argument("--conditions", default=",".join(noise.CONDITIONS))
     ap.add_argument("--every", type=int, default=1, help="every n-th utterance only (quick runs)")
     ap.add_argument("--score-only", action="store_true", help="score the cached transcripts")
@@ -226,7 +235,7 @@ def main() -> int:
     print(f"{len(items)} utterances × {len(conditions)} conditions; voices: "
           f"{', '.join(voices.VOICES)}; user voices: {', '.join(USER_VOICES)}", flush=True)
     if not args.score_only:
-        for config in args.configs.split(","):
+        for config in (args.configs or "greedy,beam5+prompt").split(","):
             if config == CASCADE_SECOND:   # only where the first pass was unsure
                 first = load_cache(CASCADE_FIRST)
                 unsure = {k for k, e in first.items() if (e["confidence"] or 0) < CASCADE_MAX}
@@ -234,8 +243,9 @@ def main() -> int:
             else:
                 decode(config, items, conditions)
     t0 = time.monotonic()
-    table = report(variants(items, conditions, [float(c) for c in args.confirm.split(",")]),
-                   conditions, len(items))
+    configs = args.configs.split(",") if args.configs else None
+    table = report(variants(items, conditions, [float(c) for c in args.confirm.split(",")],
+                            configs), conditions, len(items))
     print(f"scored in {time.monotonic() - t0:.1f} s", flush=True)
     print(table)
     if args.out:
