@@ -12,9 +12,12 @@ once into ~/.cache/kaytoo-bench/commands (KAYTOO_BENCH_CACHE overrides); nothing
 Each decoder configuration's transcripts (text, n-best, confidence, seconds) are cached in
 transcripts-<config>.json there, keyed by utterance, voice and condition, so `--score-only`
 re-scores them in seconds (e.g. after the assistant's grammar changed). Scoring calls the
-project's real ``app.assistant.Assistant`` on each transcript: intent plus key value must be right.
-Reports per condition: intent accuracy, WER and STT latency (median), each against the
-same-run baseline (greedy tiny.en, today's decoding).
+project's real ``app.assistant.Assistant`` (one for the run, reset before every utterance) on
+each transcript, twice: on the top text alone, and as the app does, with the n-best list and the
+confidence, where a weak guess at a change is asked about ("Did you mean", below each --confirm
+threshold). Right = intent plus key value (of the change asked about, when it asked).
+Reports per condition: intent accuracy, WER (of the hypothesis acted on), wrong actions per 100
+turns, share asked and STT latency (median), each against the same-run baseline (greedy tiny.en).
 """
 from __future__ import annotations
 
@@ -33,9 +36,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app import atomic  # noqa: E402
+from app.assistant.assistant import CONFIRM_BELOW  # noqa: E402
 from bench.commands import noise, voices  # noqa: E402
 from bench.commands.corpus import ALL_VOICES, USER_VOICES, Utterance, build  # noqa: E402
-from bench.commands.score import understood, word_errors  # noqa: E402
+from bench.commands.score import Judge, word_errors  # noqa: E402
 
 CACHE = Path(os.environ.get("KAYTOO_BENCH_CACHE", Path.home() / ".cache" / "kaytoo-bench")) / "commands"
 
@@ -48,6 +52,12 @@ CONFIGS: dict[str, dict] = {
     "beam5+prompt+pad400": dict(model="tiny.en", beam=5, nbest=5, prompt=True, pad=400),
     "beam5+words": dict(model="tiny.en", beam=5, nbest=5, prompt="words", pad=250),
     "base+prompt": dict(model="base", beam=5, nbest=5, prompt=True, pad=250),
+    # A shorter encoder window (whisper.cpp's audio_ctx): s of input, at least the speech.
+    "beam5+prompt+win20": dict(model="tiny.en", beam=5, nbest=5, prompt=True, pad=250, window=20),
+    "beam5+prompt+win15": dict(model="tiny.en", beam=5, nbest=5, prompt=True, pad=250, window=15),
+    "beam5+prompt+win10": dict(model="tiny.en", beam=5, nbest=5, prompt=True, pad=250, window=10),
+    "beam5+prompt+win6": dict(model="tiny.en", beam=5, nbest=5, prompt=True, pad=250, window=6),
+    "beam5+prompt+win4": dict(model="tiny.en", beam=5, nbest=5, prompt=True, pad=250, window=4),
 }
 # Tried as a prompt: the vocabulary as a word list, no whole command a noise could turn into.
 WORDS_PROMPT = ("Kaytoo: timer, minutes, seconds, hours, remind, reminder, cancel, stop, repeat, "
@@ -107,7 +117,7 @@ def decode(config: str, items, conditions: list[str], only: set[str] | None = No
     if not todo:
         return cache
     stt = WhisperStt(ModelStore(CACHE / "models").path_for(c["model"]), beam_size=c["beam"],
-                     nbest=c["nbest"], pad_ms=c["pad"])
+                     nbest=c["nbest"], pad_ms=c["pad"], window_s=c.get("window"))
     stt.load()
     prompt = command_prompt(ALL_VOICES) if c["prompt"] is True else None
     if c["prompt"] == "words":
@@ -126,82 +136,76 @@ def decode(config: str, items, conditions: list[str], only: set[str] | None = No
     return cache
 
 
-def pick(u: Utterance, entry: dict, grammar: bool) -> str:
-    """The transcript the assistant gets: the best hypothesis, or with ``grammar`` the first of
-    the n best that the assistant understands as a command (a stand-in for grammar rescoring)."""
-    if grammar:
-        from bench.commands.score import assistant
-
-        for alt in entry["alternatives"]:
-            if assistant().respond(alt).intent not in ("unknown", "nothing_heard", "llm_fallback"):
-                return alt
-    return entry["text"]
-
-
-def score(label: str, items, conditions, entries) -> dict[str, dict]:
-    """entries(u, v, cond) -> (text, stt_s) or None when missing."""
+def score(judge: Judge, items, conditions, entries, app: bool) -> dict[str, dict]:
+    """entries(u, v, cond) -> a cached transcript entry or None when missing. ``app``: the
+    assistant gets the n-best and confidence as in the app (and may ask "Did you mean");
+    otherwise the top text only."""
     rows: dict[str, dict] = {}
     for cond in conditions:
-        ok = edits = nwords = wrong = 0
+        ok = edits = nwords = wrong = asked = 0
         times: list[float] = []
         n = 0
         for u, v in items:
-            got = entries(u, v, cond)
-            if got is None:
+            e = entries(u, v, cond)
+            if e is None:
                 continue
-            text, stt_s = got
             n += 1
-            right, _, bad = understood(u, text)
-            ok, wrong = ok + right, wrong + bad
-            e, w = word_errors(u.text, text)
-            edits, nwords = edits + e, nwords + w
-            times.append(stt_s)
+            verdict = (judge.turn(u, e["text"], e["alternatives"], e["confidence"]) if app
+                       else judge.turn(u, e["text"]))
+            ok, wrong, asked = ok + verdict.ok, wrong + verdict.wrong, asked + verdict.asked
+            # WER of the hypothesis acted on (the app picks one of the n best)
+            errors, w = word_errors(u.text, verdict.heard or e["text"])
+            edits, nwords = edits + errors, nwords + w
+            times.append(e["stt_s"])
         if n:
             rows[cond] = {"n": n, "acc": ok / n, "wer": edits / max(1, nwords), "wrong": wrong / n,
-                          "stt_s": statistics.median(times)}
+                          "asked": asked / n, "stt_s": statistics.median(times)}
     return rows
 
 
-def variants(items, conditions) -> dict[str, dict[str, dict]]:
-    caches = {c: load_cache(c) for c in CONFIGS}
-    # The assistant on the typed text: the ceiling no decoding can pass (the grammar's share).
-    out: dict[str, dict[str, dict]] = {
-        "typed text (ceiling)": score("text", items, conditions[:1], lambda u, v, c: (u.text, 0.0))}
-
-    def plain(config: str, grammar: bool = False):
-        cache = caches[config]
-
-        def get(u, v, cond):
-            e = cache.get(key(u, v, cond))
-            return None if e is None else (pick(u, e, grammar), e["stt_s"])
-        return get
-
-    for config, cache in caches.items():
-        if not cache or config == CASCADE_SECOND:
-            continue
-        out[config] = score(config, items, conditions, plain(config))
-        if CONFIGS[config]["nbest"] > 1:
-            out[f"{config}, n-best→assistant"] = score(config, items, conditions, plain(config, True))
-    first, second = caches.get(CASCADE_FIRST, {}), caches.get(CASCADE_SECOND, {})
-    if first and second:
-        for below in (0.4, 0.5, CASCADE_MAX):
-            def get(u, v, cond, below=below):
-                k = key(u, v, cond)
-                e = first.get(k)
-                if e is None:
-                    return None
-                if (e["confidence"] or 0) < below and k in second:
-                    return pick(u, second[k], True), e["stt_s"] + second[k]["stt_s"]
-                return pick(u, e, True), e["stt_s"]
-            out[f"{CASCADE_FIRST} + base below {below}, n-best→assistant"] = score(
-                "cascade", items, conditions, get)
+def variants(items, conditions, confirm: list[float],
+             configs: list[str] | None = None) -> dict[str, dict[str, dict]]:
+    """Rows for ``configs`` (and the greedy baseline), or for every cached configuration."""
+    chosen = CONFIGS if configs is None else [BASELINE, *(c for c in configs if c != BASELINE)]
+    caches = {c: load_cache(c) for c in chosen}
+    judges = {c: Judge(c) for c in confirm}
+    first_judge = judges[confirm[0]]
+    try:
+        typed = {"text": None, "alternatives": [], "confidence": None, "stt_s": 0.0}
+        # The assistant on the typed text: the ceiling no decoding can pass (the grammar's share).
+        out: dict[str, dict[str, dict]] = {"typed text (ceiling)": score(
+            first_judge, items, conditions[:1], lambda u, v, c: {**typed, "text": u.text}, False)}
+        for config, cache in caches.items():
+            if not cache or config == CASCADE_SECOND:
+                continue
+            get = (lambda u, v, cond, cache=cache: cache.get(key(u, v, cond)))
+            out[config] = score(first_judge, items, conditions, get, False)
+            for below, judge in judges.items():
+                out[f"{config}, app (ask below {below})"] = score(judge, items, conditions, get, True)
+        first, second = caches.get(CASCADE_FIRST, {}), caches.get(CASCADE_SECOND, {})
+        if first and second:
+            for below in (0.4, 0.5, CASCADE_MAX):
+                def get2(u, v, cond, below=below):
+                    k = key(u, v, cond)
+                    e = first.get(k)
+                    if e is None:
+                        return None
+                    if (e["confidence"] or 0) < below and k in second:
+                        return {**second[k], "stt_s": e["stt_s"] + second[k]["stt_s"]}
+                    return e
+                out[f"{CASCADE_FIRST} + base below {below}, app (ask below {confirm[0]})"] = score(
+                    first_judge, items, conditions, get2, True)
+    finally:
+        for judge in judges.values():
+            judge.close()
     return out
 
 
 def report(results: dict[str, dict[str, dict]], conditions: list[str], n_items: int) -> str:
     base = results.get(BASELINE, {})
     lines = ["| decoding | condition | n | intent+key accuracy | vs greedy | WER | vs greedy "
-             "| wrong actions | STT median s | vs greedy |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "| wrong actions / 100 | asked | STT median s | vs greedy |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for label, rows in results.items():
         for cond in conditions:
             r, b = rows.get(cond), base.get(cond)
@@ -210,17 +214,20 @@ def report(results: dict[str, dict[str, dict]], conditions: list[str], n_items: 
             rel = (lambda k: f"{r[k] - b[k]:+.1%}" if b else "—")
             lat = f"×{r['stt_s'] / b['stt_s']:.2f}" if b else "—"
             lines.append(f"| {label} | {cond} | {r['n']} | {r['acc']:.1%} | {rel('acc')} | "
-                         f"{r['wer']:.1%} | {rel('wer')} | {r['wrong']:.1%} | {r['stt_s']:.3f} | {lat} |")
+                         f"{r['wer']:.1%} | {rel('wer')} | {r['wrong'] * 100:.1f} | {r['asked']:.1%} | "
+                         f"{r['stt_s']:.3f} | {lat} |")
     return "\n".join(lines)
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--configs", default="greedy,beam5+prompt",
-                    help="decoder configurations to run: " + ", ".join(CONFIGS))
+    ap.add_argument("--configs", help="decoder configurations to run (default greedy,beam5+prompt) "
+                    "or, with --score-only, to score (default: all cached): " + ", ".join(CONFIGS))
     ap.add_argument("--conditions", default=",".join(noise.CONDITIONS))
     ap.add_argument("--every", type=int, default=1, help="every n-th utterance only (quick runs)")
     ap.add_argument("--score-only", action="store_true", help="score the cached transcripts")
+    ap.add_argument("--confirm", default=str(CONFIRM_BELOW),
+                    help="'Did you mean' thresholds to score the app with, e.g. 0.6,0.7")
     ap.add_argument("--out", type=Path, help="write the table (markdown) here too")
     args = ap.parse_args()
     conditions = args.conditions.split(",")
@@ -228,14 +235,18 @@ def main() -> int:
     print(f"{len(items)} utterances × {len(conditions)} conditions; voices: "
           f"{', '.join(voices.VOICES)}; user voices: {', '.join(USER_VOICES)}", flush=True)
     if not args.score_only:
-        for config in args.configs.split(","):
+        for config in (args.configs or "greedy,beam5+prompt").split(","):
             if config == CASCADE_SECOND:   # only where the first pass was unsure
                 first = load_cache(CASCADE_FIRST)
                 unsure = {k for k, e in first.items() if (e["confidence"] or 0) < CASCADE_MAX}
                 decode(config, items, conditions, only=unsure)
             else:
                 decode(config, items, conditions)
-    table = report(variants(items, conditions), conditions, len(items))
+    t0 = time.monotonic()
+    configs = args.configs.split(",") if args.configs else None
+    table = report(variants(items, conditions, [float(c) for c in args.confirm.split(",")],
+                            configs), conditions, len(items))
+    print(f"scored in {time.monotonic() - t0:.1f} s", flush=True)
     print(table)
     if args.out:
         atomic.write_text(args.out, table + "\n")

@@ -411,6 +411,15 @@ def test_pressing_again_confirms(kaytoo):
     assert kaytoo.confirm_pending() is None
 
 
+def test_the_confirmation_threshold_is_the_assistants_own(timers):
+    strict = Assistant(voices=lambda: list(VOICES), clock=lambda: CLOCK, timers=timers,
+                       confirm_below=0.7)
+    assert strict.respond("speak louder", confidence=0.65).intent == "confirm"
+    default = Assistant(voices=lambda: list(VOICES), clock=lambda: CLOCK, timers=timers,
+                        confirm_below=0.6)
+    assert default.respond("speak louder", confidence=0.65).action.kind == "volume"
+
+
 def test_confident_or_harmless_commands_are_not_asked_about(kaytoo):
     assert kaytoo.respond("speak louder", confidence=0.9).action.kind == "volume"
     assert kaytoo.respond("what time is it", confidence=0.2).intent == "time"   # changes nothing

@@ -176,6 +176,18 @@ def test_a_command_inside_noise_is_asked_about_and_a_question_after_a_misheard_n
     assert kaytoo.respond("What are you doing tonight?").intent == "unknown"
 
 
+def test_a_question_about_a_command_is_a_question_but_a_request_is_still_asked_about(timers):
+    kaytoo = Assistant(voices=lambda: list(VOICES), clock=lambda: CLOCK, timers=timers,
+                       sentences_dir=None)
+    for question in ["How do I slow down ageing?", "Why do I set a timer for ten minutes?",
+                     "What happens if I speak louder?"]:
+        reply = kaytoo.respond(question)
+        assert (reply.intent, reply.action.kind) == ("unknown", "none"), question
+    # Whisper writes "Uh, could you ..." as "How could you ...": still a request to Kaytoo.
+    ask = kaytoo.respond("How could you set a timer for ten minutes?")
+    assert ask.action.value == "set a timer for ten minutes" and timers.pending() == []
+
+
 def test_an_intent_kaytoo_cannot_do_is_answered_as_unknown(tmp_path):
     (tmp_path / "coffee.yaml").write_text(
         "intents:\n  make_coffee:\n    data:\n      - sentences: ['make me a coffee']\n")

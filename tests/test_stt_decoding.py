@@ -81,3 +81,17 @@ def test_core_prompt_holds_the_voice_library_names(speak):
                                           name="grandma-reference"))
     prompt = core.stt_prompt()
     assert "Grandma Rose" in prompt and "Kaytoo" in prompt
+
+
+def test_a_shorter_encoder_window_still_covers_all_the_speech(model_dir, speak):
+    """window_s shortens the encoder's input (whisper.cpp's audio_ctx) but never below the
+    speech itself, and keeps the frame count even (the encoder's first conv has stride 2)."""
+    short = WhisperStt(model_dir, nbest=2, window_s=15)
+    assert short._frames(300) == 1500 and short._frames(2101) == 2102
+    assert short._frames(2999) == 3000 and WhisperStt(model_dir)._frames(300) == 3000
+    t = short.transcribe(clip(speak, "set a timer for twenty five minutes"))
+    assert t.text and t.alternatives[0] == t.text and 0.0 <= t.confidence <= 1.0
+    # Speech longer than the window: the window grows to hold it (a 20 s clip, no VAD trim).
+    audio = clip(speak, "what time is it")
+    long = np.concatenate([audio, np.zeros(18 * RATE, np.float32), audio])
+    assert WhisperStt(model_dir, vad=False, window_s=15).transcribe(long).text

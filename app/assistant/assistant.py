@@ -56,12 +56,15 @@ class Reply:
 class Assistant:
     def __init__(self, voices: Callable[[], list[str]] = lambda: [], settings=None,
                  clock: Callable[[], datetime] = datetime.now, timers: Timers | None = None,
-                 rng: random.Random | None = None, sentences_dir: Path | None | object = _USER_SENTENCES):
+                 rng: random.Random | None = None, sentences_dir: Path | None | object = _USER_SENTENCES,
+                 confirm_below: float = CONFIRM_BELOW):
         """``settings`` is an ``app.settings.model.AssistantSettings`` (None: no LLM);
         ``rng`` picks line variants at random but reproducibly (None: round-robin);
-        ``sentences_dir`` holds the user's own sentence files (None: built-in sentences only).
+        ``sentences_dir`` holds the user's own sentence files (None: built-in sentences only);
+        ``confirm_below``: a change matched less surely than this is asked about first.
         ``problems`` lists, one plain sentence each, user sentence files that were skipped."""
         self.voices, self.settings, self.clock, self.timers = voices, settings, clock, timers
+        self.confirm_below = confirm_below
         self.persona = Persona(rng)
         self.history: list[Turn] = []
         if sentences_dir is _USER_SENTENCES:
@@ -85,7 +88,8 @@ class Assistant:
             if intent.name in ("deny", "stop", "dismiss"):
                 return self._remember(heard, Reply("deny", iter(split(self.persona.line(
                     "confirm_no"))), Action(), used, sure))
-        if intent.name in CHANGES and sure is not None and sure < CONFIRM_BELOW and self._acts(intent):
+        if (intent.name in CHANGES and sure is not None and sure < self.confirm_below
+                and self._acts(intent)):
             question = self._describe_intent(intent)
             self.pending = (intent, heard, used, sure)
             text = self.persona.line("confirm", what=question)

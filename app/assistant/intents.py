@@ -29,6 +29,8 @@ HALLUCINATIONS = {"you", "thanks for watching", "thank you for watching", "pleas
 # Intents that change something: asked about on a weak guess, never guessed from part of a sentence.
 CHANGES = {"switch_voice", "speed", "volume", "timer_set", "reminder_set", "timer_cancel"}
 SOCIAL = {"greeting", "thanks", "how_are_you", "dismiss", "affirm", "deny"}
+# In front of a command, these make it a question about it, not noise before it.
+ASKING = {"how", "why", "what", "what's", "whats", "when", "where", "who", "which"}
 QUESTION_WORDS = {"what", "what's", "whats", "who", "who's", "why", "how", "how's", "when",
                   "where", "where's", "which", "is", "are", "was", "were", "can", "could", "do",
                   "does", "did", "will", "would", "should", "shall", "tell", "explain", "define",
@@ -97,12 +99,17 @@ def match(heard: str, voices: Iterable[str] = (), grammar: Grammar | None = None
 def _inside(words: list[str], voices: list[str], grammar: Grammar) -> Intent | None:
     """A command inside misheard words: after a misheard wake word ("they can do, what time is
     it"), or, for a change, with up to three words of noise either side ("can you send a timer
-    for two minutes"), fewest words dropped first. A change found so is always asked about."""
+    for two minutes"), fewest words dropped first. A change found so is always asked about.
+    Words in front that ask, other than of Kaytoo ("how do I slow down ageing", but not "how
+    could you set a timer", Whisper's "uh, could you"), make it a question about the rest."""
     n = len(words)
     for dropped in range(1, min(6, n - 1) + 1):
         for lead in range(min(3, dropped), -1, -1):
             if dropped - lead > 3:
                 break
+            front = {w.lower() for w in words[:lead]}
+            if front & ASKING and "you" not in front:   # "how could you set ..." still asks Kaytoo
+                continue
             found = grammar.match(" ".join(words[lead:n - (dropped - lead)]), voices)
             if found is None or found.name == "switch_voice" or (
                     found.name not in CHANGES and dropped != lead) or (

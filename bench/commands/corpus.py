@@ -70,6 +70,9 @@ SIMPLE: dict[str, list[str]] = {
                 "How do I boil an egg?", "What is two plus two?"],
 }
 
+# Phrasings two intents answer alike: "Never mind." is a dismissal, and a dismissal stops speech.
+ALSO_RIGHT = {"Never mind.": ("dismiss",)}
+
 SPEED = [("Speak slower.", "slower"), ("Slow down a bit.", "slower"), ("Talk faster.", "faster"),
          ("Speak faster, please.", "faster"), ("Can you speak more slowly?", "slower"),
          ("You're talking too fast.", "slower"), ("Speed up.", "faster"),
@@ -108,8 +111,8 @@ DEFAULT_SWITCH = ["Switch back to the default voice.", "Use your default voice."
 def build() -> list[Utterance]:
     items: list[tuple[str, tuple[str, ...], tuple | None]] = list(ISSUE_MISSES)
     for intent, texts in SIMPLE.items():
-        items += [(t, (intent,) if intent != "unknown" else ("unknown", "llm_fallback"), None)
-                  for t in texts]
+        items += [(t, ((intent,) if intent != "unknown" else ("unknown", "llm_fallback"))
+                   + ALSO_RIGHT.get(t, ()), None) for t in texts]
     items += [(t, ("speed",), ("dir", d)) for t, d in SPEED]
     items += [(t, ("volume",), ("dir", d)) for t, d in VOLUME]
     items += [(t, ("open_panel",), ("panel", p)) for t, p in PANELS]

@@ -2,17 +2,12 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
 
 from bench.commands.corpus import ALL_VOICES, Utterance
 
 CLOCK = datetime(2026, 12, 4, 15, 10)   # a Friday afternoon, the same every run
-
-
-def assistant():
-    from app.assistant import Assistant
-
-    return Assistant(voices=lambda: list(ALL_VOICES), clock=lambda: CLOCK)
 
 
 def key_of(action) -> tuple[str, object] | None:
@@ -35,15 +30,79 @@ def key_of(action) -> tuple[str, object] | None:
 STATE_CHANGING = {"switch_voice", "speed", "volume", "timer_set", "timer_cancel"}
 
 
-def understood(u: Utterance, heard: str) -> tuple[bool, str, bool]:
-    """(intent and key value right, the intent the assistant chose, a wrong state-changing
-    action was taken). A fresh assistant per utterance: no history or timers carry over."""
-    reply = assistant().respond(heard)
-    reply.text()
-    ok = reply.intent in u.intents
-    if ok and u.key is not None:
-        ok = key_of(reply.action) == u.key
-    return ok, reply.intent, (not ok and reply.action.kind in STATE_CHANGING)
+@dataclass
+class Verdict:
+    ok: bool        # intent and key value right (of what was done, or asked about)
+    intent: str     # what the assistant did ("confirm" when it asked)
+    wrong: bool     # a state-changing action was taken that the utterance did not mean
+    asked: bool     # answered "Did you mean ...?" instead of acting
+    heard: str      # the hypothesis acted on (one of the n best)
+
+
+class Judge:
+    """One real Assistant for a whole run (building one per utterance made re-scoring take
+    minutes), put back to the same state before every utterance: no history, nothing held for a
+    "yes", one 5-minute "pasta" timer running (so "cancel the timer" has something to cancel).
+    Built-in sentences only, on a fixed clock."""
+
+    def __init__(self, confirm_below: float | None = None):
+        from app.assistant import Assistant, Timers
+
+        self.timers = Timers(lambda timer: None)
+        extra = {} if confirm_below is None else {"confirm_below": confirm_below}
+        self.kaytoo = Assistant(voices=lambda: list(ALL_VOICES), clock=lambda: CLOCK,
+                                timers=self.timers, sentences_dir=None, **extra)
+
+    def close(self) -> None:
+        self.timers.close()
+
+    def __enter__(self) -> "Judge":
+        return self
+
+    def __exit__(self, *_) -> None:
+        self.close()
+
+    def reset(self) -> None:
+        self.kaytoo.history.clear()
+        self.kaytoo.pending = None
+        self.timers.cancel("all")
+        self.timers.add(300, "pasta")
+
+    def intent(self, heard: str) -> str:
+        """The intent the assistant gives to ``heard`` alone (no n-best, no confidence)."""
+        self.reset()
+        reply = self.kaytoo.respond(heard)
+        reply.text()
+        return reply.intent
+
+    def turn(self, u: Utterance, heard: str, alternatives: list[str] | None = None,
+             confidence: float | None = None) -> Verdict:
+        """One turn as the app has it: the text heard, with its n-best and confidence when given
+        (then a weak guess at a change is asked about, and counted right if the question is)."""
+        self.reset()
+        reply = self.kaytoo.respond(heard, alternatives, confidence)
+        reply.text()
+        if reply.intent == "confirm":
+            intent = self.kaytoo.pending[0]
+            ok = intent.name in u.intents and (u.key is None or _slot_key(intent) == u.key)
+            return Verdict(ok, "confirm", False, True, self.kaytoo.pending[2])
+        ok = reply.intent in u.intents and (u.key is None or key_of(reply.action) == u.key)
+        return Verdict(ok, reply.intent, not ok and reply.action.kind in STATE_CHANGING, False,
+                       reply.heard or heard)
+
+
+def _slot_key(intent) -> tuple[str, object] | None:
+    """The key value of a command held for a "yes", in the corpus's terms."""
+    from app.assistant.assistant import best_voice
+
+    s = intent.slots
+    if intent.name in ("timer_set", "reminder_set") and s.get("seconds"):
+        return ("seconds", round(float(s["seconds"])))
+    if intent.name in ("speed", "volume"):
+        return ("dir", s.get("dir"))
+    if intent.name == "switch_voice":
+        return ("voice", best_voice(s.get("voice", ""), list(ALL_VOICES)))
+    return None
 
 
 def words(text: str) -> list[str]:

@@ -58,7 +58,7 @@ class WhisperStt:
 
     def __init__(self, model_dir: Path, device: str = "auto", compute_type: str = "auto",
                  vad: bool = True, beam_size: int = 1, cpu_threads: int = 0, nbest: int = 1,
-                 pad_ms: int = 250):
+                 pad_ms: int = 250, window_s: float | None = None):
         self.model_dir = Path(model_dir)
         self.device = device
         self.compute_type = compute_type
@@ -66,6 +66,7 @@ class WhisperStt:
         self.beam_size = max(beam_size, nbest)
         self.nbest = nbest
         self.pad_ms = pad_ms
+        self.window_s = window_s
         self.cpu_threads = cpu_threads
         self.load_s: float | None = None
         self.decodes = 0        # decoder runs so far (incremental decoding counts on it)
@@ -171,7 +172,8 @@ class WhisperStt:
         from faster_whisper.transcribe import get_suppressed_tokens
 
         fw = self._model
-        features = pad_or_trim(fw.feature_extractor(audio)[..., :-1])
+        features = fw.feature_extractor(audio)[..., :-1]
+        features = pad_or_trim(features, self._frames(features.shape[-1]))
         encoded = fw.encode(features)
         if language is None:  # multilingual model, no language asked: detect it
             token, _ = fw.model.detect_language(encoded)[0][0]
@@ -206,6 +208,16 @@ class WhisperStt:
         if texts[0] == "":
             return [""], None, language
         return [t for t in texts if t], float(np.exp(avg_logprob)), language
+
+    def _frames(self, speech_frames: int) -> int:
+        """Encoder input length in 10 ms frames: Whisper's 30 s window, or with ``window_s`` a
+        shorter one (never shorter than the speech), as whisper.cpp's audio_ctx does: the encoder's
+        cost grows with its input, and a command fills a few seconds of the 30."""
+        full = int(WINDOW_SECONDS * 100)
+        if self.window_s is None:
+            return full
+        frames = max(int(self.window_s * 100), speech_frames + 1)
+        return min(full, frames + frames % 2)        # the encoder's first conv has stride 2
 
     def _decode_long(self, audio: np.ndarray, language: str | None,
                      prompt: str | None) -> tuple[list[str], float | None, str]:
