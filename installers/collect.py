@@ -11,8 +11,10 @@ package name or by a path next to a module's ``__file__``; those are listed here
 - ``piper/espeak-ng-data/**``: the phoneme data Piper's espeak bridge reads;
 - ``faster_whisper/assets/*.onnx``: Silero VAD;
 - ``imageio_ffmpeg/binaries/*``: the static ffmpeg (clip decoding and video optimisation);
-- ``app/engines/xtts_onnx/graphs/*``: the XTTS v2 ONNX graphs without weights (filled from the
-  downloaded model.pth by the torch-free converter; ``onnx`` stays in for its INT8 quantization);
+- every file under ``app/`` that is not Python, at its place beside the modules that open it:
+  the command grammar (``app/assistant/sentences/*.yaml``), the XTTS v2 ONNX graphs without weights
+  (``app/engines/xtts_onnx/graphs/*``, filled from the downloaded model.pth by the torch-free
+  converter; ``onnx`` stays in for its INT8 quantization);
 - ``assets/**`` of the repository, which ``app.runtime.asset_dir`` expects under ``sys._MEIPASS``.
 """
 from __future__ import annotations
@@ -27,7 +29,6 @@ DATA_PACKAGES: dict[str, tuple[str, ...]] = {
     "piper": ("espeak-ng-data/**/*",),
     "faster_whisper": ("assets/*.onnx",),
     "imageio_ffmpeg": ("binaries/*",),
-    "app.engines.xtts_onnx": ("graphs/*",),
 }
 
 # Found only by name at run time (find_spec / importlib.resources), never by an import statement.
@@ -37,6 +38,12 @@ HIDDEN_IMPORTS: tuple[str, ...] = (
     "imageio_ffmpeg",
     "imageio_ffmpeg.binaries",   # importlib.resources.files() needs it importable as a package
 )
+
+# Folders a package appends to sys.path itself at run time, so that its modules import each other
+# as top-level names: the analysis must search them too, or those names are missing when frozen.
+# onnxruntime.transformers does it (``from fusion_utils import ...``), and onnxruntime's INT8
+# quantizer imports it: without this the frozen app's XTTS conversion stayed float32.
+SEARCH_PATHS: dict[str, str] = {"onnxruntime": "transformers"}
 
 # The XTTS tier's stack (~7 GB with CUDA torch) stays out so the bundle is a few hundred MB. The tier
 # checks for torch/torchaudio/TTS with find_spec and reports "torch is not installed"; the chain then
@@ -98,12 +105,29 @@ def asset_datas(repo: Path) -> list[tuple[str, str]]:
     return [(str(f), str(f.parent.relative_to(repo))) for f in sorted(assets.rglob("*")) if f.is_file()]
 
 
+def app_datas(repo: Path) -> list[tuple[str, str]]:
+    """The app's own files that are not Python (the app finds them beside its ``__file__``)."""
+    return [(str(f), str(f.parent.relative_to(repo))) for f in sorted((repo / "app").rglob("*"))
+            if f.is_file() and f.suffix not in (".py", ".pyc") and "__pycache__" not in f.parts]
+
+
 def datas(repo: Path) -> list[tuple[str, str]]:
     """Every data file the spec adds, as PyInstaller's ``datas`` list."""
-    pairs = asset_datas(repo)
+    pairs = asset_datas(repo) + app_datas(repo)
     for name, patterns in DATA_PACKAGES.items():
         pairs += package_datas(name, patterns)
     return pairs
+
+
+def search_paths() -> list[str]:
+    """The SEARCH_PATHS folders of the installed packages, for the analysis's ``pathex``."""
+    folders = []
+    for name, sub in SEARCH_PATHS.items():
+        root = package_dir(name)
+        if root is None or not (root / sub).is_dir():
+            raise FileNotFoundError(f"{name}/{sub} is not installed; the build cannot bundle it")
+        folders.append(str(root / sub))
+    return folders
 
 
 def version(repo: Path) -> str:

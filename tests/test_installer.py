@@ -81,6 +81,17 @@ def test_bundles_every_asset(placed):
         assert placed[f.resolve()] == Path("assets") / f.relative_to(asset_dir())
 
 
+def test_bundles_the_apps_own_data_beside_its_modules(placed):
+    """The command grammar and the XTTS graphs are opened beside the modules' ``__file__``."""
+    from app.assistant.grammar import BUILTIN
+    from app.engines.xtts_onnx.convert import GRAPHS_DIR
+
+    files = [p for folder in (BUILTIN, GRAPHS_DIR) for p in folder.iterdir() if p.is_file()]
+    assert any(p.suffix == ".yaml" for p in files) and any(p.name == "manifest.json" for p in files)
+    for f in files:
+        assert placed[f.resolve()] == f.resolve().relative_to(REPO)
+
+
 def _imports_in_app() -> dict[str, set[str]]:
     """Top-level module -> app modules that import it (function-level imports included, as
     PyInstaller's analysis sees them), plus names the app looks up with find_spec("...")."""
@@ -178,6 +189,7 @@ def test_spec_builds_one_kaytoo_folder_with_the_collected_data(monkeypatch):
     (scripts,), analysis = calls["Analysis"]
     assert [Path(s) for s in scripts] == [REPO / "app" / "__main__.py"]
     assert analysis["datas"] == collect.datas(REPO)
+    assert analysis["pathex"] == [str(REPO), *collect.search_paths()]
     assert {"torch", "TTS", "transformers"} <= set(analysis["excludes"])
     assert set(collect.HIDDEN_IMPORTS) <= set(analysis["hiddenimports"])
     exes = [kw for kind, _, kw in log if kind == "EXE"]
