@@ -1,4 +1,5 @@
-"""Start-up cost of the packaged app: frozen `dist/kaytoo/kaytoo` against `.venv/bin/kaytoo`.
+"""Start-up cost of the packaged app: frozen `dist/kaytoo/kaytoo` against this checkout run by the
+venv's Python (`python -m app`, the code the bundle was built from).
 
 Each run is a new process with a fresh KAYTOO_HOME (no settings, no caches of ours; the OS file
 cache is warm after the first run, as it is for a user who started the app before). The two are
@@ -21,13 +22,16 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-COMMANDS = {"frozen": [str(REPO / "dist" / "kaytoo" / "kaytoo")], "venv": [str(REPO / ".venv" / "bin" / "kaytoo")]}
+COMMANDS = {"frozen": [str(REPO / "dist" / "kaytoo" / "kaytoo")], "venv": [sys.executable, "-m", "app"]}
 QUESTION = REPO / "assets" / "demo" / "what-time-is-it.wav"
 
 
 def run(exe: list[str], args: list[str]) -> tuple[float, dict]:
     with tempfile.TemporaryDirectory(prefix="kaytoo-bench-") as home:
-        env = dict(os.environ, KAYTOO_HOME=home)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+        env["KAYTOO_HOME"] = home
+        if exe[0] == sys.executable:
+            env["PYTHONPATH"] = str(REPO)   # this checkout, whatever the venv's editable install points at
         args = [a.replace("{home}", home) for a in args]
         start = time.perf_counter()
         out = subprocess.run([*exe, *args], capture_output=True, text=True, env=env, check=True)
@@ -41,6 +45,7 @@ def main(runs: int = 5) -> None:
             sys.exit(f"missing {exe[0]}; build it with: bash scripts/build_installer.sh")
     cases = {"turn": ["turn", "--in", str(QUESTION), "--out", "{home}/reply.wav", "--json"],
              "models list": ["models", "list", "--json"]}
+    load_before = os.getloadavg()[0]
     results: dict[tuple[str, str], list[float]] = {}
     stt: dict[str, list[float]] = {k: [] for k in COMMANDS}
     for _ in range(runs):
@@ -51,7 +56,8 @@ def main(runs: int = 5) -> None:
                 if case == "turn":
                     assert data["tier"] == "piper" and data["intent"] == "time", data
                     stt[name].append(data["timings"]["stt_s"])
-    print(f"median of {runs}, interleaved, same run")
+    print(f"median of {runs}, interleaved, same run; 1-min load average {load_before:.2f} before, "
+          f"{os.getloadavg()[0]:.2f} after")
     print("| command | frozen (s) | venv (s) | frozen / venv |")
     print("|---|---|---|---|")
     for case in cases:

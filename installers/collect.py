@@ -106,6 +106,10 @@ TOOLING_EXCLUDES: tuple[str, ...] = (
     # huggingface_hub's optional download/async backends: faster-whisper is only given local model
     # folders, and the app's own model store does its downloads with urllib.
     "hf_xet", "aiohttp", "fsspec",
+    # Packaging tools, reached only through cffi's compile-a-module helper (sounddevice and
+    # soundfile use cffi's ABI mode, which compiles nothing). Bundled, they cost every start
+    # ~0.15 s: PyInstaller's runtime hooks for them import setuptools and pkg_resources first thing.
+    "setuptools", "pkg_resources", "distutils", "_distutils_hack",
 )
 EXCLUDES: tuple[str, ...] = (*OPTIONAL_EXCLUDES, *TOOLING_EXCLUDES)
 
