@@ -81,6 +81,10 @@ HIDDEN_IMPORTS: tuple[str, ...] = (
     "imageio_ffmpeg.binaries",   # importlib.resources.files() needs it importable as a package
 )
 
+# PyInstaller's own modules the frozen app imports (they exist only in a build, beside its run-time
+# hooks): app.runtime.prepare_qt uses the PySide6 hook's qt.conf helper.
+PYINSTALLER_MODULES: tuple[str, ...] = ("_pyi_rth_utils",)
+
 # Folders a package appends to sys.path itself at run time, so that its modules import each other
 # as top-level names: the analysis must search them too, or those names are missing when frozen.
 # onnxruntime.transformers does it (``from fusion_utils import ...``), and onnxruntime's INT8
