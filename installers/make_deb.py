@@ -7,7 +7,8 @@ scalable icon under /usr/share, the licences under /usr/share/doc/kaytoo.
 Depends is worked out from the bundle, the way dpkg-shlibdeps would: every ELF file in it is run
 through ldd with the library path the bootloader sets, and each library that resolves outside the
 bundle is mapped to its Debian package with ``dpkg-query -S``. On top come what no ELF header names:
-libportaudio2 (sounddevice opens it by name) and espeak-ng (the last-resort voice runs the program).
+libportaudio2 (sounddevice opens it by name), espeak-ng (the last-resort voice runs the program) and
+ffmpeg (clip decoding and the video optimiser run it; the Linux build does not bundle one).
 
     python installers/make_deb.py --app dist/kaytoo --out dist
 """
@@ -25,8 +26,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 NAME = "kaytoo"
-# Found by name at run time, invisible to ldd: sounddevice's PortAudio and the system voice program.
-RUNTIME_DEPENDS = ("libportaudio2", "espeak-ng")
+# Found by name at run time, invisible to ldd: sounddevice's PortAudio, the system voice program and
+# ffmpeg (installers/collect.py FROM_SYSTEM_ON_LINUX: the static one is not bundled on Linux).
+RUNTIME_DEPENDS = ("libportaudio2", "espeak-ng", "ffmpeg")
 DESKTOP_FILE = HERE / "linux" / "kaytoo.desktop"
 ICON_FILE = HERE / "linux" / "kaytoo.svg"
 _ELF_MAGIC = b"\x7fELF"

@@ -62,14 +62,39 @@ def test_bundles_the_piper_voice_and_espeak_data(placed):
     _expect_beside_package(placed, espeak, "piper")
 
 
-def test_bundles_silero_vad_and_the_static_ffmpeg(placed):
+def test_bundles_silero_vad(placed):
     from faster_whisper.utils import get_assets_path
 
     vad = sorted(Path(get_assets_path()).glob("*.onnx"))
     _expect_beside_package(placed, vad, "faster_whisper")
+
+
+def test_the_static_ffmpeg_is_bundled_except_on_linux_where_the_deb_depends_on_ffmpeg():
     import imageio_ffmpeg  # in the test and build extras
 
-    _expect_beside_package(placed, [Path(imageio_ffmpeg.get_ffmpeg_exe())], "imageio_ffmpeg")
+    exe = Path(imageio_ffmpeg.get_ffmpeg_exe()).resolve()
+    for platform in ("win32", "darwin", "linux"):
+        placed = {Path(src).resolve(): Path(dest) for src, dest in collect.datas(REPO, platform)}
+        hidden = collect.hidden_imports(platform)
+        if platform == "linux":
+            assert exe not in placed and not any(m.startswith("imageio_ffmpeg") for m in hidden)
+            assert "imageio_ffmpeg" in collect.from_system(platform)
+            assert "ffmpeg" in make_deb.RUNTIME_DEPENDS
+        else:
+            assert placed[exe] == Path("imageio_ffmpeg/binaries") and "imageio_ffmpeg" in hidden
+            assert collect.from_system(platform) == ()
+
+
+def test_what_the_hooks_bring_but_the_app_never_loads_is_dropped():
+    keep = ["PySide6/Qt/lib/libQt6Core.so.6", "PySide6/Qt/lib/libQt6Quick.so.6",  # the video plugin's
+            "PySide6/Qt/plugins/multimedia/libffmpegmediaplugin.so", "libasound.so.2",
+            "PySide6/Qt/plugins/platforminputcontexts/libibusplatforminputcontextplugin.so"]
+    drop = ["PySide6/Qt/lib/libQt6VirtualKeyboard.so.6", "PySide6/Qt/lib/libQt6Pdf.so.6",
+            "PySide6/Qt/plugins/imageformats/libqpdf.so", "PySide6/Qt/translations/qt_de.qm",
+            "PySide6/Qt/plugins/platforminputcontexts/libqtvirtualkeyboardplugin.so"]
+    assert not any(collect.dropped(p, "linux") for p in keep)
+    assert all(collect.dropped(p, "linux") and collect.dropped(p, "win32") for p in drop)
+    assert collect.dropped("libportaudio.so.2", "linux") and not collect.dropped("libportaudio.so.2", "darwin")
 
 
 def test_bundles_every_asset(placed):
@@ -135,7 +160,7 @@ def test_packages_found_only_by_name_are_hidden_imports():
         assert package in collect.HIDDEN_IMPORTS
         assert package in collect.DATA_PACKAGES
     for name, users in imported.items():  # everything else the app needs is found by analysis
-        if name in collect.EXCLUDES:
+        if name in collect.EXCLUDES or name in collect.PYINSTALLER_MODULES:
             continue
         assert name in sys.stdlib_module_names or name in {"app", "__future__"} or \
             importlib.util.find_spec(name) is not None, (name, users)
@@ -178,20 +203,21 @@ class _Recorder:
         return self.kind
 
 
-def test_spec_builds_one_kaytoo_folder_with_the_collected_data(monkeypatch):
+def test_spec_builds_one_kaytoo_folder_with_the_collected_data(monkeypatch, tmp_path):
     monkeypatch.setattr(sys, "platform", "linux")
     log: list = []
     spec = REPO / "installers" / "kaytoo.spec"
     names = {k: _Recorder(log, k) for k in ("Analysis", "PYZ", "EXE", "COLLECT", "BUNDLE")}
-    namespace = {"SPECPATH": str(spec.parent), "__file__": str(spec), **names}
+    namespace = {"SPECPATH": str(spec.parent), "DISTPATH": str(tmp_path), "__file__": str(spec), **names}
     exec(compile(spec.read_text(encoding="utf-8"), str(spec), "exec"), namespace)
     calls = {kind: (args, kwargs) for kind, args, kwargs in log}
     (scripts,), analysis = calls["Analysis"]
     assert [Path(s) for s in scripts] == [REPO / "app" / "__main__.py"]
-    assert analysis["datas"] == collect.datas(REPO)
+    assert analysis["datas"] == collect.datas(REPO, "linux")
     assert analysis["pathex"] == [str(REPO), *collect.search_paths()]
     assert {"torch", "TTS", "transformers"} <= set(analysis["excludes"])
-    assert set(collect.HIDDEN_IMPORTS) <= set(analysis["hiddenimports"])
+    assert analysis["hiddenimports"] == collect.hidden_imports("linux")
+    assert "imageio_ffmpeg" in analysis["excludes"]   # the .deb depends on Debian's ffmpeg
     exes = [kw for kind, _, kw in log if kind == "EXE"]
     assert [e["name"] for e in exes] == ["kaytoo"] and exes[0]["console"]  # make_deb's /opt/kaytoo/kaytoo
     args, kwargs = calls["COLLECT"]
@@ -231,7 +257,7 @@ def test_deb_from_a_stand_in_bundle(tmp_path):
     field = lambda name: subprocess.run(["dpkg-deb", "-f", str(deb), name], capture_output=True,
                                         text=True, check=True).stdout.strip()
     depends = [d.strip() for d in field("Depends").split(",")]
-    assert "libportaudio2" in depends and "espeak-ng" in depends
+    assert {"libportaudio2", "espeak-ng", "ffmpeg"} <= set(depends)
     assert any(d.startswith("libc6 (>= 2.") for d in depends), depends  # found through ldd
     assert field("Package") == "kaytoo" and field("Version") == "9.8.7"
     root = tmp_path / "root"
@@ -243,3 +269,20 @@ def test_deb_from_a_stand_in_bundle(tmp_path):
     assert (root / "usr/share/icons/hicolor/scalable/apps/kaytoo.svg").is_file()
     assert (root / "usr/share/doc/kaytoo/copyright").is_file()
     assert not list((tmp_path / "out").glob("deb-root-*"))  # the staging tree is gone
+
+
+def test_strip_debug_removes_debug_info_and_leaves_patched_libraries_alone(tmp_path):
+    import strip_debug
+
+    site = collect.package_dir("av").parent
+    with_debug = next(p for p in sorted((site / "av").rglob("*.so")) if strip_debug.has_debug_info(p))
+    patched = next((site / "numpy.libs").glob("libscipy_openblas*"))   # auditwheel-patched, no DWARF
+    for f in (with_debug, patched):
+        shutil.copy2(f, tmp_path / f.name)
+    saved = strip_debug.strip_debug(tmp_path)
+    stripped = tmp_path / with_debug.name
+    assert saved == with_debug.stat().st_size - stripped.stat().st_size > 0
+    assert not strip_debug.has_debug_info(stripped)
+    assert (tmp_path / patched.name).read_bytes() == patched.read_bytes()
+    symbols = subprocess.run(["nm", "-D", "--defined-only", str(stripped)], capture_output=True, text=True)
+    assert "PyInit_" in symbols.stdout   # what the interpreter loads it by is still there

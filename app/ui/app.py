@@ -55,6 +55,9 @@ def run_gui(args: argparse.Namespace, paths: "Paths", settings: "Settings",
                             "'kaytoo turn --in Q.wav --out A.wav' for a headless turn.")
         os.environ["QT_QPA_PLATFORM"] = "offscreen"   # a smoke run needs no screen
 
+    from app.runtime import prepare_qt
+
+    prepare_qt()   # the frozen app's Qt paths, set only when a window is made
     from PySide6.QtWidgets import QApplication
 
     from app.ui.theme import apply_theme
