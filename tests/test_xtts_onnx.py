@@ -16,13 +16,14 @@ from __future__ import annotations
 import shutil
 
 import numpy as np
+import onnxruntime as ort
 import pytest
 import torch
 
 from app.engines.tts.base import VoiceRef
 from app.engines.tts.xtts_onnx import XttsOnnxBackend
 from app.engines.xtts_onnx.export import example_inputs, export, load_xtts, modules, run_torch
-from app.engines.xtts_onnx.runner import XttsOnnx
+from app.engines.xtts_onnx.runner import XttsOnnx, gpt_graph, pick_providers
 from tests.tiny_xtts import MAX_AUDIO_TOKENS
 
 CODES = MAX_AUDIO_TOKENS - 3
@@ -184,6 +185,11 @@ def test_int8_gpt_follows_float32(onnx_dir, tmp_path, runner):
     (tmp_path / "config.json").write_bytes((onnx_dir / "config.json").read_bytes())
     int8 = XttsOnnx(tmp_path)
     assert int8.precision == "int8" and runner.precision == "fp32"
+    # on CUDA (onnxruntime-gpu) the float32 GPT would run: its INT8 operators are CPU ones
+    assert int8.device == "cpu" and pick_providers(ort.get_available_providers()) == ["CPUExecutionProvider"]
+    assert pick_providers(["CUDAExecutionProvider", "CPUExecutionProvider"])[0] == "CUDAExecutionProvider"
+    assert gpt_graph(folder, "CUDAExecutionProvider").name == "gpt.onnx"
+    assert gpt_graph(folder, "CPUExecutionProvider").name == "gpt.int8.onnx"
     cond = np.random.default_rng(4).standard_normal((1, 32, runner.width)).astype(np.float32)
     tokens = [5, 9, 17, 3, 2, 11, 40]
     a, b = runner.steps(tokens, cond), int8.steps(tokens, cond)
