@@ -89,6 +89,28 @@ def test_every_weight_is_named_by_its_checkpoint_key(onnx_dir):
     assert len({t["name"] for g in manifest["graphs"].values() for t in g}) == sum(map(len, manifest["graphs"].values()))
 
 
+def test_hifigan_convolutions_are_2d_and_the_rewrite_refuses_what_it_cannot_lift(onnx_dir):
+    """onnxruntime's fast convolutions are 2-D only: the exported and the packaged HiFiGAN run
+    every convolution as 2-D (their outputs are checked against torch above); a graph with an
+    operation the rewrite cannot lift is refused, not silently changed."""
+    import onnx
+    from onnx import helper
+
+    from app.engines.xtts_onnx.conv2d import lift_to_2d
+    from app.engines.xtts_onnx.convert import GRAPHS_DIR
+
+    for path in (onnx_dir / "onnx" / "hifigan.onnx", GRAPHS_DIR / "hifigan.onnx"):
+        nodes = onnx.load(str(path), load_external_data=False).graph.node
+        kernels = [next(a.ints for a in n.attribute if a.name == "kernel_shape")
+                   for n in nodes if n.op_type in ("Conv", "ConvTranspose")]
+        assert len(kernels) == 83 and all(len(k) == 2 and k[0] == 1 for k in kernels)
+    graph = helper.make_graph([helper.make_node("Transpose", ["x"], ["y"], perm=[0, 2, 1])], "g",
+                              [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 4, 8])],
+                              [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 8, 4])])
+    with pytest.raises(ValueError, match="cannot lift Transpose"):
+        lift_to_2d(graph)
+
+
 def test_gpt_steps_match_coqui_generation(coqui, runner):
     gpt = coqui.gpt
     tokens = coqui.tokenizer.encode("congratulations, you are being rescued.", lang="en")
