@@ -360,20 +360,22 @@ def _models(args, paths, settings) -> int:
             settings.tts.xtts_consent = True
             save(paths.settings_file, settings)
 
-    shown = -1
+    shown: tuple[str, int] | None = None
 
-    def progress(done: int, total: int) -> None:
+    def progress(done: int, total: int, what: str = "") -> None:
+        """Bytes while downloading; then, for XTTS, the conversion's steps (``what`` names them)."""
         nonlocal shown
         percent = int(100 * done / total) if total else 100
-        if args.json or percent == shown:  # one update per percent: a log file stays readable
+        if args.json or (what, percent) == shown:  # one update per percent: a log file stays readable
             return
-        shown = percent
-        progress_line(f"{args.name}: {percent:3d}% ({done / 1e6:.1f} of {total / 1e6:.1f} MB)")
+        shown = (what, percent)
+        progress_line(f"{args.name}: {what} {percent:3d}%".ljust(72) if what else
+                      f"{args.name}: {percent:3d}% ({done / 1e6:.1f} of {total / 1e6:.1f} MB)")
 
     try:
         path = store.download(spec.name, progress, accept_licence=args.accept_licence)
     finally:
-        if shown >= 0:  # end the progress line, also before an error message
+        if shown is not None:  # end the progress line, also before an error message
             end_progress()
     show(args, {"model": spec.name, "path": str(path)}, f"{spec.name} installed in {path}")
     return 0

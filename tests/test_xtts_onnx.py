@@ -16,13 +16,14 @@ from __future__ import annotations
 import shutil
 
 import numpy as np
+import onnxruntime as ort
 import pytest
 import torch
 
 from app.engines.tts.base import VoiceRef
 from app.engines.tts.xtts_onnx import XttsOnnxBackend
 from app.engines.xtts_onnx.export import example_inputs, export, load_xtts, modules, run_torch
-from app.engines.xtts_onnx.runner import XttsOnnx
+from app.engines.xtts_onnx.runner import XttsOnnx, gpt_graph, pick_providers
 from tests.tiny_xtts import MAX_AUDIO_TOKENS
 
 CODES = MAX_AUDIO_TOKENS - 3
@@ -86,6 +87,28 @@ def test_every_weight_is_named_by_its_checkpoint_key(onnx_dir):
     gpt = {t["name"] for t in manifest["graphs"]["gpt"]}
     assert {k for k in checkpoint if k.startswith("gpt.gpt.h.")} <= gpt
     assert len({t["name"] for g in manifest["graphs"].values() for t in g}) == sum(map(len, manifest["graphs"].values()))
+
+
+def test_hifigan_convolutions_are_2d_and_the_rewrite_refuses_what_it_cannot_lift(onnx_dir):
+    """onnxruntime's fast convolutions are 2-D only: the exported and the packaged HiFiGAN run
+    every convolution as 2-D (their outputs are checked against torch above); a graph with an
+    operation the rewrite cannot lift is refused, not silently changed."""
+    import onnx
+    from onnx import helper
+
+    from app.engines.xtts_onnx.conv2d import lift_to_2d
+    from app.engines.xtts_onnx.convert import GRAPHS_DIR
+
+    for path in (onnx_dir / "onnx" / "hifigan.onnx", GRAPHS_DIR / "hifigan.onnx"):
+        nodes = onnx.load(str(path), load_external_data=False).graph.node
+        kernels = [next(a.ints for a in n.attribute if a.name == "kernel_shape")
+                   for n in nodes if n.op_type in ("Conv", "ConvTranspose")]
+        assert len(kernels) == 83 and all(len(k) == 2 and k[0] == 1 for k in kernels)
+    graph = helper.make_graph([helper.make_node("Transpose", ["x"], ["y"], perm=[0, 2, 1])], "g",
+                              [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 4, 8])],
+                              [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 8, 4])])
+    with pytest.raises(ValueError, match="cannot lift Transpose"):
+        lift_to_2d(graph)
 
 
 def test_gpt_steps_match_coqui_generation(coqui, runner):
@@ -184,6 +207,11 @@ def test_int8_gpt_follows_float32(onnx_dir, tmp_path, runner):
     (tmp_path / "config.json").write_bytes((onnx_dir / "config.json").read_bytes())
     int8 = XttsOnnx(tmp_path)
     assert int8.precision == "int8" and runner.precision == "fp32"
+    # on CUDA (onnxruntime-gpu) the float32 GPT would run: its INT8 operators are CPU ones
+    assert int8.device == "cpu" and pick_providers(ort.get_available_providers()) == ["CPUExecutionProvider"]
+    assert pick_providers(["CUDAExecutionProvider", "CPUExecutionProvider"])[0] == "CUDAExecutionProvider"
+    assert gpt_graph(folder, "CUDAExecutionProvider").name == "gpt.onnx"
+    assert gpt_graph(folder, "CPUExecutionProvider").name == "gpt.int8.onnx"
     cond = np.random.default_rng(4).standard_normal((1, 32, runner.width)).astype(np.float32)
     tokens = [5, 9, 17, 3, 2, 11, 40]
     a, b = runner.steps(tokens, cond), int8.steps(tokens, cond)

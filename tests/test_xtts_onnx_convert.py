@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -192,3 +193,39 @@ def test_the_packaged_app_picks_the_onnx_tier_and_converts_after_download(tmp_pa
                           timeout=600)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["XttsOnnxBackend", "None"]
+
+
+def test_models_download_reports_the_conversion_through_its_progress(tmp_path, tiny_dir, graphs, no_torch_env):
+    """`kaytoo models download xtts-v2` in the packaged app's situation (no torch): after the bytes,
+    the same progress line goes on through the conversion's steps instead of sitting at 100 %."""
+    from tests.test_cli_models import CPML, ModelServer, entry
+
+    files = {name: (tiny_dir / name).read_bytes() for name in COPY}
+    catalogue = tmp_path / "catalogue.json"
+    catalogue.write_text(json.dumps({"models": [entry("xtts-v2", "tts", CPML, files, needs_consent=True)]}))
+    script = ("import sys; from pathlib import Path\n"
+              "import app.engines.xtts_onnx.convert as convert\n"
+              f"convert.GRAPHS_DIR = Path({str(graphs)!r})\n"
+              "from app.cli import main\n"
+              "sys.exit(main(sys.argv[1:]))\n")
+    with ModelServer({f"test/xtts-v2/{n}": d for n, d in files.items()}) as srv:
+        env = {**no_torch_env, "KAYTOO_HOME": str(tmp_path / "home"), "KAYTOO_MODEL_CATALOGUE": str(catalogue),
+               "KAYTOO_MODEL_MIRROR": srv.url}
+        done = subprocess.run([sys.executable, "-c", script, "models", "download", "xtts-v2", "--accept-licence"],
+                              env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    lines = [line.strip() for line in re.split(r"[\r\n]", done.stderr) if line.strip()]
+    downloading = [int(m[1]) for m in (re.match(r"xtts-v2:\s+(\d+)% \(", line) for line in lines) if m]
+    converting = [re.match(r"xtts-v2: converting for ONNX Runtime: (.+?)\s+(\d+)%$", line) for line in lines]
+    converting = [(m[1], int(m[2])) for m in converting if m]
+    assert downloading and downloading[-1] == 100
+    assert len(downloading) + len(converting) == len(lines)       # nothing else on the line
+    assert lines.index(next(x for x in lines if "converting" in x)) > lines.index(next(x for x in lines if "MB)" in x))
+    steps = [what for what, _ in converting]
+    assert steps[0] == "writing the weights" and steps[-1] == "done"
+    assert {"self-test", "INT8 quantization", "checking INT8"} <= set(steps)
+    assert [p for _, p in converting] == sorted(p for _, p in converting) and converting[-1][1] == 100
+    assert sum(what == "writing the weights" for what in steps) >= 3  # it moves while the weights are written
+    folder = tmp_path / "home" / "data" / "models" / "xtts-v2"
+    assert json.loads((folder / "onnx" / "converted.json").read_text())["self_test"] == "reference"
+    assert done.stdout.strip() == f"xtts-v2 installed in {folder}"

@@ -193,7 +193,8 @@ class DownloadPage(QWizardPage):
 
         def work(job: Job):
             try:
-                return store.download(XTTS, lambda done, total: job.report(done, total), job.cancel)
+                return store.download(XTTS, lambda done, total, what="": job.report(done, total, what),
+                                      job.cancel)
             except UserError as e:
                 offline = offline_reason(store.base_url)
                 if offline is None:
@@ -216,10 +217,12 @@ class DownloadPage(QWizardPage):
         if self.job is not None:
             self.job.cancel.set()
 
-    def _progress(self, done: int, total: int, _text: str) -> None:
+    def _progress(self, done: int, total: int, what: str) -> None:
+        """Bytes while downloading; then the conversion for ONNX Runtime, step by step."""
         if total:
             self.bar.setValue(int(1000 * done / total))
-            self.status.setText(f"Downloading XTTS v2: {_mb(done)} of {_mb(total)}")
+            self.status.setText(f"XTTS v2: {what}…" if what else
+                                f"Downloading XTTS v2: {_mb(done)} of {_mb(total)}")
 
     def _ended(self, text: str) -> None:
         self.cancel_btn.setEnabled(False)

@@ -31,10 +31,11 @@ TOS_TEXT = "I have read, understood and agreed to the Terms and Conditions."
 _REMOVING = ".removing-"
 
 
-def _convert_xtts(folder: Path) -> None:
+def _convert_xtts(folder: Path, progress: Callable[..., None] | None = None) -> None:
     """Fill the packaged XTTS ONNX graphs with the downloaded weights (torch-free, once per
     checkpoint): the tier the packaged app speaks cloned voices with. Skipped where the torch
-    tier serves instead (a source install with torch and coqui-tts) or no graphs ship."""
+    tier serves instead (a source install with torch and coqui-tts) or no graphs ship.
+    ``progress(done, total, what)`` hears the conversion's steps (about a minute on two cores)."""
     from app.engines import xtts_onnx
     from app.engines.xtts_onnx.convert import GRAPHS_DIR, ConversionError, convert, converted
 
@@ -42,7 +43,8 @@ def _convert_xtts(folder: Path) -> None:
             converted(folder):
         return
     try:
-        convert(folder)
+        convert(folder, progress=None if progress is None else
+                (lambda done, total, what: progress(done, total, f"converting for ONNX Runtime: {what}")))
     except ConversionError as e:
         raise UserError("The XTTS v2 model was downloaded, but converting it for ONNX Runtime "
                         f"failed: {e}.") from None
@@ -208,11 +210,13 @@ class ModelStore:
         atomic.write_text(self.models_dir / spec.name / MARKER, json.dumps(manifest, indent=1))
 
     # ---- downloads ------------------------------------------------------------------------
-    def download(self, name: str, progress: Callable[[int, int], None] | None = None,
+    def download(self, name: str, progress: Callable[..., None] | None = None,
                  cancel: threading.Event | None = None, *, accept_licence: bool = False) -> Path:
         """Make ``name`` usable and return its folder: bundled → at once; otherwise download.
 
-        ``progress(done, total)`` gets bytes on disk for the whole model. Setting ``cancel`` stops
+        ``progress(done, total)`` gets bytes on disk for the whole model; the XTTS conversion that
+        may follow reports as ``progress(done, total, what)`` (steps, not bytes; ``what`` says
+        which step), so a callback given for xtts-v2 takes that third argument. Setting ``cancel`` stops
         soon with DownloadCancelled and keeps partial files; the next call resumes them.
         ``accept_licence``: the user accepted the licence of a ``needs_consent`` model; it is
         recorded in the folder once the model is in place (see ``record_consent``). Asking is the
@@ -233,7 +237,7 @@ class ModelStore:
         elif progress:
             progress(spec.size_bytes, spec.size_bytes)
         if spec.name == "xtts-v2" and found == self.models_dir / spec.name:
-            _convert_xtts(found)
+            _convert_xtts(found, progress)
         if accept_licence:
             self.record_consent(spec.name)
         return found

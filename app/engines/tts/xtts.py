@@ -281,8 +281,9 @@ class WindowedDecoder:
     receptive field, found with autograd: conv_pre ±3, the first upsampling ±1, the resblocks'
     dilated kernels ±7.5 at 8 samples per frame, the later stages ±1.7), so a window
     ``[done - CONTEXT, end + CONTEXT)`` reproduces the full decode for frames ``[done, end)``
-    exactly (bench/bench_xtts_window.py: 8 frames leave 2e-6 at the joins, 4 leave 1e-4). The last few grid frames are held back until more latents arrive, because linear
-    resampling still moves them. The resampling itself runs over all latents (negligible next to
+    exactly (bench/bench_xtts_window.py: 8 frames leave 2e-6 at the joins, 4 leave 1e-4). The
+    last few grid frames are held back until more latents arrive, because linear resampling still
+    moves them. The resampling itself runs over all latents (negligible next to
     HiFiGAN); only HiFiGAN, the costly part, is windowed. Subclasses supply the grid and HiFiGAN
     (torch here, onnxruntime in xtts_onnx.py).
     """

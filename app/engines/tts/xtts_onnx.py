@@ -76,7 +76,7 @@ class XttsOnnxBackend(TtsBackend):
             except Exception as e:  # a damaged graph or vocabulary: this tier cannot serve
                 raise TierUnavailable(f"the XTTS v2 ONNX model could not be loaded ({first_line(e, 200)})") from e
             self.model_id, self.precision, self.model = model_id(self.model_dir), model.precision, model
-            log.info("XTTS (onnxruntime, %s) loaded from %s", self.precision, self.model_dir)
+            log.info("XTTS (onnxruntime, %s, %s) loaded from %s", self.precision, model.device, self.model_dir)
 
     @property
     def sample_rate(self) -> int:

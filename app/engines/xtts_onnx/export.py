@@ -17,7 +17,9 @@ Four graphs, each over the model's own modules, with every weight named by its k
   convolution kernels are 2-D only).
 
 ``manifest.json`` lists each graph's tensors (name, shape, dtype); weights carry their checkpoint
-key (HiFiGAN's weight-normalised layers appear as ``<layer>.weight``: the converter folds g and v). ``reference.npz``
+key (HiFiGAN's weight-normalised layers keep their two tensors, ``parametrizations.weight.original0/1``
+or an older checkpoint's ``weight_g``/``weight_v``; the graph computes the weight from them and
+onnxruntime folds that into a constant when the session loads). ``reference.npz``
 holds fixed inputs and the torch outputs for them: the converter's self-test.
 """
 from __future__ import annotations

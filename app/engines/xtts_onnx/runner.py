@@ -2,9 +2,11 @@
 sampling as coqui configures it, and HiFiGAN. No torch, no coqui-tts.
 
 The graphs (export.py) sit in ``<model>/onnx/``; ``gpt.int8.onnx`` (quantize.py) is used instead of
-``gpt.onnx`` when present. Sampling follows transformers' order for coqui's settings: repetition
-penalty over every id seen so far (the prompt's placeholder ids included, as coqui's generate
-does), temperature, top-k, top-p, then a multinomial draw.
+``gpt.onnx`` when present, on the CPU. Where onnxruntime has its CUDA provider (onnxruntime-gpu)
+the sessions take it, with the float32 graphs (untested here: no GPU on the build machine).
+Sampling follows transformers' order for coqui's settings: repetition penalty over every id seen
+so far (the prompt's placeholder ids included, as coqui's generate does), temperature, top-k,
+top-p, then a multinomial draw.
 """
 from __future__ import annotations
 
@@ -36,13 +38,15 @@ class XttsOnnx:
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if threads:
             opts.intra_op_num_threads = threads
-        providers = providers or ["CPUExecutionProvider"]
-        gpt = graphs / "gpt.int8.onnx"
-        self.precision = "int8" if gpt.is_file() else "fp32"
+        providers = providers or pick_providers(ort.get_available_providers())
+        gpt = gpt_graph(graphs, providers[0])
+        self.precision = "int8" if gpt.name == "gpt.int8.onnx" else "fp32"
         files = {"speaker": graphs / "speaker.onnx", "conditioning": graphs / "conditioning.onnx",
-                 "gpt": gpt if gpt.is_file() else graphs / "gpt.onnx", "hifigan": graphs / "hifigan.onnx"}
+                 "gpt": gpt, "hifigan": graphs / "hifigan.onnx"}
         self.sessions = {name: ort.InferenceSession(str(path), opts, providers=providers)
                          for name, path in files.items()}
+        # onnxruntime falls back to the CPU when the CUDA libraries do not load: say what runs
+        self.device = "cuda" if "CUDAExecutionProvider" in self.sessions["gpt"].get_providers() else "cpu"
 
     # -- voices ---------------------------------------------------------------------------------
     def conditioning(self, samples: np.ndarray, rate: int) -> tuple[np.ndarray, np.ndarray]:
@@ -120,6 +124,20 @@ class XttsOnnx:
     def decode(self, grid: np.ndarray, speaker: np.ndarray) -> np.ndarray:
         """HiFiGAN on latents already on its frame grid [1, width, frames] → audio samples."""
         return self.sessions["hifigan"].run(None, {"z": grid.astype(np.float32), "g": speaker})[0].reshape(-1)
+
+
+def pick_providers(available: list[str]) -> list[str]:
+    """onnxruntime's CUDA provider first when this onnxruntime has it (the onnxruntime-gpu
+    package), the CPU always as the fallback."""
+    return (["CUDAExecutionProvider"] if "CUDAExecutionProvider" in available else []) + ["CPUExecutionProvider"]
+
+
+def gpt_graph(graphs: Path, provider: str) -> Path:
+    """The INT8 GPT on the CPU when the converter made one; float32 on CUDA, where the dynamic
+    INT8 operators (DynamicQuantizeLinear, MatMulInteger) would run on the CPU between GPU nodes.
+    FP16 graphs for CUDA are not made yet."""
+    int8 = graphs / "gpt.int8.onnx"
+    return int8 if provider == "CPUExecutionProvider" and int8.is_file() else graphs / "gpt.onnx"
 
 
 def argmax(logits: np.ndarray) -> int:
