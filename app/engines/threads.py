@@ -13,6 +13,7 @@ import os
 import sys
 
 M_MMAP_THRESHOLD, M_ARENA_MAX = -3, -8  # glibc mallopt parameters
+MMAP_THRESHOLD = 32 << 20               # glibc's own upper bound for the threshold on 64-bit
 
 
 def cores() -> int:
@@ -32,13 +33,15 @@ def configure_process() -> None:
     if sys.platform.startswith("linux"):
         # Every inference thread otherwise gets its own malloc arena, and RSS grows with the
         # number of concurrent clients; two arenas keep memory flat. A fixed mmap threshold
-        # gives inference buffers over 1 MB back to the system when freed (glibc otherwise
-        # raises the threshold after such a free and keeps them in the heap).
+        # gives buffers over it back to the system when freed (glibc otherwise raises it after
+        # such a free and keeps them in the heap). 32 MB, not 1 MB: at 1 MB every mid-sized
+        # tensor was mapped and faulted in anew at each use (torch's HiFiGAN ×1.2 CPU, Piper
+        # and Whisper slower too), for 30 MB less peak RSS with 8 clients (bench/results/peers.md).
         libc = ctypes.util.find_library("c")
         if libc:
             try:
                 ctypes.CDLL(libc).mallopt(M_ARENA_MAX, 2)
-                ctypes.CDLL(libc).mallopt(M_MMAP_THRESHOLD, 1 << 20)
+                ctypes.CDLL(libc).mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
             except (OSError, AttributeError):
                 pass
 
@@ -46,9 +49,9 @@ def configure_process() -> None:
 def ort_session_options(arena: bool = False):
     """onnxruntime options: one pool as large as the machine, threads that sleep when idle.
 
-    ``arena``: keep onnxruntime's memory arena. Without it every run maps and unmaps its buffers
-    anew (the 1 MB mmap threshold above), which made a Piper sentence ×1.35–1.6 slower
-    (bench/results/peers.md); with it, the arena keeps the peak of every run that was ever
+    ``arena``: keep onnxruntime's memory arena. Without it every run allocates its buffers anew
+    (with a 1 MB mmap threshold that made a Piper sentence ×1.35–1.6 slower,
+    bench/results/peers.md); with it, the arena keeps the peak of every run that was ever
     concurrent. So only a model whose runs are serialised (Piper: one synthesis at a time) keeps it.
     """
     import onnxruntime
