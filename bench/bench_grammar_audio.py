@@ -23,9 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.assistant import Assistant, Timers  # noqa: E402
 from app.assistant.assistant import CONFIRM_BELOW  # noqa: E402
-from bench.bench_grammar import CHANGES, action_key, old_matcher  # noqa: E402
+from bench.bench_grammar import CHANGES, old_matcher  # noqa: E402
 
 CACHE = Path(os.environ.get("KAYTOO_BENCH_CACHE", Path.home() / ".cache" / "kaytoo-bench")) / "commands"
 
@@ -42,6 +41,7 @@ def main() -> int:
     args = ap.parse_args()
     try:
         from bench.commands.corpus import ALL_VOICES, build
+        from bench.commands.score import Judge
     except ImportError:
         print("bench/commands (the audio command bench) is not in this tree", file=sys.stderr)
         return 2
@@ -53,8 +53,7 @@ def main() -> int:
     by_id = {u.id: u for u in build()}
     voices = list(ALL_VOICES)
     old = old_matcher()
-    timers = Timers(lambda timer: None)
-    kaytoo = Assistant(voices=lambda: voices, timers=timers, sentences_dir=None)
+    judge = Judge()
     stats: dict[str, dict[str, list[int]]] = {}
     try:
         for key, entry in cache.items():
@@ -64,11 +63,11 @@ def main() -> int:
             row = stats.setdefault(group(key.split("|")[2]), {m: [0, 0, 0, 0] for m in
                                                               ("regex", "top", "app")})
             for mode in ("regex", "top", "app"):
-                ok, wrong, asked = turn(mode, u, entry, kaytoo, timers, old, voices)
+                ok, wrong, asked = turn(mode, u, entry, judge, old, voices)
                 row[mode] = [row[mode][0] + ok, row[mode][1] + wrong, row[mode][2] + asked,
                              row[mode][3] + 1]
     finally:
-        timers.close()
+        judge.close()
     lines = [f"## Wrong actions on real transcripts, {args.config} (bench/bench_grammar_audio.py)", "",
              f"Machine: {os.cpu_count()} cores, {platform.system()}, Python "
              f"{platform.python_version()}. Transcripts: {path.name} from bench/bench_commands.py "
@@ -89,37 +88,22 @@ def main() -> int:
     return 0
 
 
-def turn(mode: str, u, entry: dict, kaytoo: Assistant, timers: Timers, old,
-         voices: list[str]) -> tuple[bool, bool, bool]:
-    """(understood right, a wrong change done, asked "Did you mean")."""
+def turn(mode: str, u, entry: dict, judge, old, voices: list[str]) -> tuple[bool, bool, bool]:
+    """(understood right, a wrong change done, asked "Did you mean"). The grammar's turns are the
+    command bench's judge (bench/commands/score.py): one assistant, reset before each."""
     from bench.bench_grammar import key_of
 
-    want = set(u.intents)
-    wanted_key = (u.key[0], float(u.key[1]) if u.key[0] == "seconds" else u.key[1]) if u.key else None
     if mode == "regex":
+        want = set(u.intents)
+        wanted_key = (u.key[0], float(u.key[1]) if u.key[0] == "seconds" else u.key[1]) if u.key else None
         got = old.match(entry["text"], voices)
         key = key_of(got.name, got.slots, voices)
         ok = got.name in want and (wanted_key is None or key == wanted_key)
         acts = got.name in CHANGES and (key is not None or got.name == "timer_cancel")
         return ok, bool(acts and not ok), False
-    timers.cancel("all")
-    timers.add(300, "pasta")                   # so "cancel the timer" has something to cancel
-    kaytoo.pending = None
-    if mode == "top":
-        reply = kaytoo.respond(entry["text"])
-    else:
-        reply = kaytoo.respond(entry["text"], entry["alternatives"], entry["confidence"])
-    reply.text()
-    asked = reply.intent == "confirm"
-    intent = kaytoo.pending[0] if asked else None
-    if asked:
-        key = key_of(intent.name, intent.slots, voices)
-        ok = intent.name in want and (wanted_key is None or key == wanted_key)
-        return ok, False, True
-    name, key = action_key(reply)
-    key = (key[0], float(key[1]) if key and key[0] == "seconds" else key[1]) if key else None
-    ok = name in want and (wanted_key is None or key == wanted_key)
-    return ok, reply.action.kind in CHANGES and not ok, False
+    verdict = (judge.turn(u, entry["text"]) if mode == "top" else
+               judge.turn(u, entry["text"], entry["alternatives"], entry["confidence"]))
+    return verdict.ok, verdict.wrong, verdict.asked
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_stt.py [--runs 7] [--out bench/results/stt.md]
     .venv/bin/python bench/bench_stt.py --decoding [--runs 7]    # greedy vs beam / n-best / prompt
-    .venv/bin/python bench/bench_stt.py --hold [--runs 3]        # push-to-talk: release → reply
+    .venv/bin/python bench/bench_stt.py --hold [--runs 3] [--windows 30,15]  # push-to-talk: release → reply
 
 ``--hold`` (bench/commands/hold.py) feeds 2-4 s commands at real-time pace as a held key would and
 measures release → transcript and release → first reply sound (Piper), hearing during the hold
@@ -101,11 +101,13 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "stt.md")
     ap.add_argument("--hold", action="store_true", help="push-to-talk release timings")
     ap.add_argument("--decoding", action="store_true", help="decoder options on a 3 s command")
+    ap.add_argument("--windows", default="",
+                    help="with --hold: also these encoder windows, seconds, e.g. 30,15 (30 = Whisper's)")
     args = ap.parse_args()
     if args.hold:
         from bench.commands.hold import run_hold
 
-        return run_hold(args.runs)
+        return run_hold(args.runs, tuple(float(w) for w in args.windows.split(",") if w))
     if args.decoding:
         from bench.commands.hold import run_decoding
 

@@ -71,7 +71,7 @@ def test_a_long_clip_still_decodes_in_windows(model_dir, speak):
 
 def test_core_prompt_holds_the_voice_library_names(speak):
     from app import paths as paths_mod
-    from app.engines.core import EngineCore
+    from app.engines.core import STT_WINDOW_S, EngineCore
     from app.settings import Settings
 
     paths = paths_mod.resolve().ensure()
@@ -81,6 +81,7 @@ def test_core_prompt_holds_the_voice_library_names(speak):
                                           name="grandma-reference"))
     prompt = core.stt_prompt()
     assert "Grandma Rose" in prompt and "Kaytoo" in prompt
+    assert core.stt().window_s == STT_WINDOW_S < 30      # the encoder window the bench chose
 
 
 def test_a_shorter_encoder_window_still_covers_all_the_speech(model_dir, speak):

@@ -3,8 +3,10 @@
 Each command (2-4 s, Piper joe and espeak-ng, 0.5 s before the words and 0.4 s after them, as a
 held key records) is fed at real-time pace. "today": nothing happens during the hold, the whole
 clip is decoded at release (greedy tiny.en, no prompt). "hold": the engine core's incremental
-transcriber (the app's decoding: 5-best beam with the command prompt) hears at pauses and finishes
-at release; "hold, greedy" separates the two effects. The variants run interleaved, command by
+transcriber (the app's decoding: 5-best beam with the command prompt, 20 s encoder window) hears
+at pauses and finishes at release; "hold, greedy" separates the two effects; ``windows`` adds the
+app's decoding with other encoder windows (30 s: as it was before), heard during the hold and
+decoded only at release. The variants run interleaved, command by
 command, so the machine's load falls on all alike. The reply is the real assistant's, spoken by the
 real TTS chain (Piper tier) of the same core; first sound = first chunk out of the chain.
 """
@@ -64,8 +66,11 @@ class _Silent:
         self.parts.append(samples)
 
 
-def run_hold(runs: int) -> int:
+def run_hold(runs: int, windows: tuple[float, ...] = ()) -> int:
+    """``windows``: also the app's decoding with these encoder windows (s; 30 is Whisper's own),
+    heard during the hold and decoded only at release."""
     from app.assistant import Assistant
+    from app.engines.core import STT_NBEST, STT_WINDOW_S
     from app.engines.stt.whisper import WhisperStt
 
     core = _core()
@@ -89,8 +94,32 @@ def run_hold(runs: int) -> int:
         release = feed_in_real_time(tx, audio)
         return release, tx.finish()
 
-    variants = {"today: decode at release (greedy)": today, "hold (app: 5-best + prompt)": hold,
+    prompt = core.stt_prompt()
+    windowed = {w: WhisperStt(core.stt().model_dir, nbest=STT_NBEST, window_s=w) for w in windows}
+    for stt in windowed.values():
+        stt.load()
+        stt.warm_up()
+
+    def hold_window(stt):
+        def run(audio):
+            tx = IncrementalTranscriber(stt, prompt=prompt)
+            release = feed_in_real_time(tx, audio)
+            return release, tx.finish()
+        return run
+
+    def release_window(stt):
+        def run(audio):
+            sink = _Silent()
+            release = feed_in_real_time(sink, audio)
+            return release, stt.transcribe(np.concatenate(sink.parts), prompt=prompt)
+        return run
+
+    variants = {"today: decode at release (greedy)": today,
+                f"hold (app: 5-best + prompt, {STT_WINDOW_S:g} s window)": hold,
                 "hold, greedy": hold_greedy}
+    for w, stt in windowed.items():
+        variants[f"hold, 5-best + prompt, {w:g} s window"] = hold_window(stt)
+        variants[f"decode at release, 5-best + prompt, {w:g} s window"] = release_window(stt)
     times = {v: ([], []) for v in variants}
     heard = {v: [] for v in variants}
     clips = _clips()
@@ -139,7 +168,9 @@ def run_decoding(runs: int) -> int:
              "greedy + prompt": (WhisperStt(model), prompt),
              "beam 5": (WhisperStt(model, beam_size=5), None),
              "beam 5, 5-best": (WhisperStt(model, nbest=5), None),
-             "beam 5, 5-best + prompt (app)": (WhisperStt(model, nbest=5), prompt)}
+             "beam 5, 5-best + prompt (app)": (WhisperStt(model, nbest=5), prompt),
+             "beam 5, 5-best + prompt, 20 s window": (WhisperStt(model, nbest=5, window_s=20), prompt),
+             "beam 5, 5-best + prompt, 15 s window": (WhisperStt(model, nbest=5, window_s=15), prompt)}
     for stt, p in cases.values():
         stt.load()
         stt.warm_up()

@@ -1,8 +1,8 @@
 """Hearing while the key is held: decode what has arrived at each pause, so that at release only
 a tail that holds new speech is left to decode (and usually none is).
 
-Whisper's encoder always reads one 30 s window, so decoding a prefix costs as much as decoding the
-whole command: re-running it on every chunk would only burn the CPU. What pays is decoding at the
+Whisper's encoder reads one fixed window (30 s, or the core's shorter one), so decoding a prefix
+costs as much as decoding the whole command: re-running it on every chunk would only burn the CPU. What pays is decoding at the
 right moment. Silero VAD (inside faster-whisper) watches the last second as audio arrives; when
 speech is followed by a pause of ``pause_ms`` the audio so far is decoded on a worker thread (at
 most one decode in flight). At ``finish()`` the last result is reused when no speech came after the

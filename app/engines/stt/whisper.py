@@ -1,8 +1,9 @@
 """Speech to text with faster-whisper (CTranslate2): int8 on CPU, float16 on CUDA.
 
-Tuned for push-to-talk commands of a few seconds: one 30 s window decoded straight through
-CTranslate2 (greedy, or a beam returning the n best hypotheses with a confidence), optionally
-conditioned on a prompt of expected words, no conditioning on earlier text, no timestamps. Silero VAD (shipped inside faster-whisper) trims the silence around the
+Tuned for push-to-talk commands of a few seconds: one window (30 s, or a shorter ``window_s``)
+decoded straight through CTranslate2 (greedy, or a beam returning the n best hypotheses with a
+confidence), optionally conditioned on a prompt of expected words, no conditioning on earlier
+text, no timestamps. Silero VAD (shipped inside faster-whisper) trims the silence around the
 utterance; when it finds no speech at all the clip is decoded whole, so a clipped one-word command
 ("stop") is not thrown away. Silent or too-short audio gives an empty transcript.
 """
@@ -165,7 +166,7 @@ class WhisperStt:
 
     def _decode_window(self, audio: np.ndarray, language: str | None,
                        prompt: str | None) -> tuple[list[str], float | None, str]:
-        """One 30 s window straight through CTranslate2, which returns the n best hypotheses with
+        """One window straight through CTranslate2, which returns the n best hypotheses with
         their scores (faster-whisper's own ``transcribe`` keeps only the best)."""
         from faster_whisper.audio import pad_or_trim
         from faster_whisper.tokenizer import Tokenizer
