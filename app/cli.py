@@ -372,12 +372,16 @@ def _models(args, paths, settings) -> int:
         progress_line(f"{args.name}: {what} {percent:3d}%".ljust(72) if what else
                       f"{args.name}: {percent:3d}% ({done / 1e6:.1f} of {total / 1e6:.1f} MB)")
 
+    warnings: list[str] = []
     try:
-        path = store.download(spec.name, progress, accept_licence=args.accept_licence)
+        path = store.download(spec.name, progress, accept_licence=args.accept_licence,
+                              warn=warnings.append)
     finally:
         if shown is not None:  # end the progress line, also before an error message
             end_progress()
-    show(args, {"model": spec.name, "path": str(path)}, f"{spec.name} installed in {path}")
+    note = "".join(f"\n  note: {w}" for w in warnings)
+    show(args, {"model": spec.name, "path": str(path), "warnings": warnings},
+         f"{spec.name} installed in {path}{note}")
     return 0
 
 

@@ -84,3 +84,16 @@ def tiny_dir(tmp_path_factory) -> Path:
     from tests.tiny_xtts import build_tiny_xtts
 
     return build_tiny_xtts(tmp_path_factory.mktemp("tiny-xtts") / "xtts-v2")
+
+
+@pytest.fixture(scope="session")
+def graphs(tiny_dir, tmp_path_factory) -> Path:
+    """The tiny model's ONNX graphs without their weights, as the package ships the full-size ones."""
+    from app.engines.xtts_onnx.export import export
+
+    exported = export(tiny_dir, tmp_path_factory.mktemp("exported"))
+    out = tmp_path_factory.mktemp("graphs")
+    for f in exported.iterdir():
+        if not f.name.endswith(".data"):
+            shutil.copy2(f, out / f.name)
+    return out

@@ -195,7 +195,7 @@ def test_download_shows_progress_then_list_and_remove(kaytoo_home, catalogue, to
 
         asked = len(srv.requests)
         again = kaytoo(env, "download", "toy", "--json")  # installed: no network, one JSON object
-        assert json.loads(again.stdout) == {"model": "toy", "path": str(folder)}
+        assert json.loads(again.stdout) == {"model": "toy", "path": str(folder), "warnings": []}
         assert again.stderr == "" and len(srv.requests) == asked
 
     info = listed(env)["toy"]

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QWizard
 
 from app import paths as paths_mod
 from app.audio.playback import Player, tone
+from app.engines import xtts_onnx
 from app.engines.models import ModelSpec, ModelStore, RemoteFile
 from app.settings import Settings
 from app.ui.first_run import FirstRunWizard
@@ -136,6 +137,10 @@ def test_download_cancels_keeps_the_part_and_resumes(qtbot, server):
     job = page.start_download()
     assert job.done.wait(30)
     qtbot.waitUntil(lambda: "Downloaded" in page.status.text(), timeout=10000)
+    if xtts_onnx.torch_tier_installed() and xtts_onnx.preferred():
+        # the payload is no checkpoint: the conversion fails, the torch backend serves, and the
+        # page says so in one more sentence
+        assert "Cloned voices will use the slower torch backend, because converting" in page.status.text()
     assert server.requests[-1].startswith("bytes="), "the second request resumed"
     assert (store.models_dir / "xtts-v2" / "model.pth").read_bytes() == PAYLOAD
     assert page.bar.value() == 1000

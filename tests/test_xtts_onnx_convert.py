@@ -31,17 +31,6 @@ COPY = ("config.json", "vocab.json", "model.pth")
 
 
 @pytest.fixture(scope="module")
-def graphs(tiny_dir, tmp_path_factory) -> Path:
-    """The tiny model's graphs without their weights, as the package ships the full-size ones."""
-    exported = export(tiny_dir, tmp_path_factory.mktemp("exported"))
-    out = tmp_path_factory.mktemp("graphs")
-    for f in exported.iterdir():
-        if not f.name.endswith(".data"):
-            shutil.copy2(f, out / f.name)
-    return out
-
-
-@pytest.fixture(scope="module")
 def no_torch_env(tmp_path_factory) -> dict:
     blocker = tmp_path_factory.mktemp("blocker")
     (blocker / "sitecustomize.py").write_text(BLOCKER)

@@ -11,6 +11,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from app.engines import xtts_onnx
 from app.engines.tts.base import TtsBackend, VoiceRef
 from app.engines.tts.chain import Speech, TtsChain
 from app.errors import UserError
@@ -32,7 +33,7 @@ def make_backend(name: str, paths: Paths, settings: Settings) -> TtsBackend:
     """One place that knows how each tier is built (imports stay lazy: tiers import heavy libs late)."""
     if name == "xtts":
         model_dir = paths.models / "xtts-v2"
-        if xtts_on_onnx():
+        if xtts_onnx.in_use(model_dir):
             from app.engines.tts.xtts_onnx import XttsOnnxBackend
 
             return XttsOnnxBackend(model_dir, consent=settings.tts.xtts_consent)
@@ -52,13 +53,6 @@ def make_backend(name: str, paths: Paths, settings: Settings) -> TtsBackend:
 
         return Pyttsx3Backend()
     raise UserError(f"Unknown voice tier '{name}'.")
-
-
-def xtts_on_onnx() -> bool:
-    """The XTTS tier runs on ONNX Runtime where torch or coqui-tts is missing (the packaged app)."""
-    from app.engines import xtts_onnx
-
-    return xtts_onnx.in_use()
 
 
 class EngineCore:

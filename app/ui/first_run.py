@@ -191,10 +191,12 @@ class DownloadPage(QWizardPage):
     def start_download(self) -> Job:
         store = self.store
 
+        warnings: list[str] = []
+
         def work(job: Job):
             try:
                 return store.download(XTTS, lambda done, total, what="": job.report(done, total, what),
-                                      job.cancel)
+                                      job.cancel, warn=warnings.append)
             except UserError as e:
                 offline = offline_reason(store.base_url)
                 if offline is None:
@@ -203,7 +205,8 @@ class DownloadPage(QWizardPage):
 
         job = Job(work, "The download")
         job.signals.progress.connect(self._progress)
-        job.signals.finished.connect(lambda _: self._ended("Downloaded and checked. You can finish."))
+        job.signals.finished.connect(lambda _: self._ended(" ".join(["Downloaded and checked.", *warnings,
+                                                                     "You can finish."])))
         job.signals.failed.connect(lambda why: self._ended(why))
         job.signals.cancelled.connect(lambda: self._ended("Cancelled; what was downloaded is kept "
                                                           "and the next download resumes from it."))

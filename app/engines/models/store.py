@@ -31,23 +31,32 @@ TOS_TEXT = "I have read, understood and agreed to the Terms and Conditions."
 _REMOVING = ".removing-"
 
 
-def _convert_xtts(folder: Path, progress: Callable[..., None] | None = None) -> None:
+def _convert_xtts(folder: Path, progress: Callable[..., None] | None = None,
+                  warn: Callable[[str], None] | None = None) -> None:
     """Fill the packaged XTTS ONNX graphs with the downloaded weights (torch-free, once per
-    checkpoint): the tier the packaged app speaks cloned voices with. Skipped where the torch
-    tier serves instead (a source install with torch and coqui-tts) or no graphs ship.
-    ``progress(done, total, what)`` hears the conversion's steps (about a minute on two cores)."""
+    checkpoint) wherever the ``xtts`` tier would run on ONNX Runtime (``xtts_onnx.preferred``:
+    the packaged app, or a source install without a CUDA GPU) and the graphs ship.
+    ``progress(done, total, what)`` hears the conversion's steps (about a minute on two cores).
+    Where the torch backend can serve instead, a failed conversion is not an error: the model
+    stays usable by it and ``warn`` hears one sentence saying so."""
     from app.engines import xtts_onnx
     from app.engines.xtts_onnx.convert import GRAPHS_DIR, ConversionError, convert, converted
 
-    if not xtts_onnx.in_use() or not (GRAPHS_DIR / "manifest.json").is_file() or \
+    if not xtts_onnx.preferred() or not (GRAPHS_DIR / "manifest.json").is_file() or \
             converted(folder):
         return
     try:
         convert(folder, progress=None if progress is None else
                 (lambda done, total, what: progress(done, total, f"converting for ONNX Runtime: {what}")))
     except ConversionError as e:
-        raise UserError("The XTTS v2 model was downloaded, but converting it for ONNX Runtime "
-                        f"failed: {e}.") from None
+        if not xtts_onnx.torch_tier_installed():
+            raise UserError("The XTTS v2 model was downloaded, but converting it for ONNX Runtime "
+                            f"failed: {e}.") from None
+        sentence = (f"Cloned voices will use the slower torch backend, because converting the XTTS v2 "
+                    f"model for ONNX Runtime failed: {e}.")
+        log.warning("%s", sentence)
+        if warn is not None:
+            warn(sentence)
 
 
 def package_dir(import_name: str) -> Path | None:
@@ -211,7 +220,8 @@ class ModelStore:
 
     # ---- downloads ------------------------------------------------------------------------
     def download(self, name: str, progress: Callable[..., None] | None = None,
-                 cancel: threading.Event | None = None, *, accept_licence: bool = False) -> Path:
+                 cancel: threading.Event | None = None, *, accept_licence: bool = False,
+                 warn: Callable[[str], None] | None = None) -> Path:
         """Make ``name`` usable and return its folder: bundled → at once; otherwise download.
 
         ``progress(done, total)`` gets bytes on disk for the whole model; the XTTS conversion that
@@ -220,7 +230,9 @@ class ModelStore:
         soon with DownloadCancelled and keeps partial files; the next call resumes them.
         ``accept_licence``: the user accepted the licence of a ``needs_consent`` model; it is
         recorded in the folder once the model is in place (see ``record_consent``). Asking is the
-        caller's job: the store does not refuse without it.
+        caller's job: the store does not refuse without it. ``warn(sentence)`` hears what the
+        user should know of a download that still succeeded (the XTTS conversion failed where the
+        torch backend serves instead).
         """
         spec = self.spec(name)
         found = self.path_for(name)
@@ -237,7 +249,7 @@ class ModelStore:
         elif progress:
             progress(spec.size_bytes, spec.size_bytes)
         if spec.name == "xtts-v2" and found == self.models_dir / spec.name:
-            _convert_xtts(found, progress)
+            _convert_xtts(found, progress, warn)
         if accept_licence:
             self.record_consent(spec.name)
         return found

@@ -103,6 +103,9 @@ def convert(model_dir: Path, graphs_dir: Path | None = None, quantize: bool = Tr
                 written[0] += n
                 _step(progress, "writing the weights", written[0] / max(1, weights))
 
+            for tensors in manifest["graphs"].values():   # a wrong model is refused before any write
+                for t in tensors:
+                    _checked_key(ckpt, t)
             _step(progress, "writing the weights")
             for graph, tensors in manifest["graphs"].items():
                 _write_graph(ckpt, graph, tensors, graphs_dir, stage, wrote)
@@ -138,20 +141,26 @@ def _lookup(ckpt: Checkpoint, name: str) -> str | None:
     return None
 
 
+def _checked_key(ckpt: Checkpoint, t: dict) -> str:
+    """The checkpoint key of manifest tensor ``t``, present with the expected shape and dtype."""
+    key = _lookup(ckpt, t["name"])
+    if key is None:
+        raise ConversionError(f"model.pth has no tensor {t['name']}: it is not the XTTS v2 these graphs expect")
+    rec = ckpt.tensors[key]
+    if list(rec.shape) != t["shape"]:
+        raise ConversionError(f"model.pth's {key} has shape {list(rec.shape)}, the graphs expect {t['shape']}")
+    if rec.dtype != np.dtype(t["dtype"]):
+        raise ConversionError(f"model.pth's {key} is {rec.dtype}, the graphs expect {t['dtype']}")
+    return key
+
+
 def _write_graph(ckpt: Checkpoint, graph: str, tensors: list[dict], graphs_dir: Path, stage: Path,
                  wrote: Callable[[int], None]) -> None:
     size = max((t["offset"] + t["length"] for t in tensors), default=0)
     with open(stage / f"{graph}.onnx.data", "wb") as out:
         out.truncate(size)
         for t in tensors:
-            key = _lookup(ckpt, t["name"])
-            if key is None:
-                raise ConversionError(f"model.pth has no tensor {t['name']}: it is not the XTTS v2 these graphs expect")
-            rec = ckpt.tensors[key]
-            if list(rec.shape) != t["shape"]:
-                raise ConversionError(f"model.pth's {key} has shape {list(rec.shape)}, the graphs expect {t['shape']}")
-            if rec.dtype != np.dtype(t["dtype"]):
-                raise ConversionError(f"model.pth's {key} is {rec.dtype}, the graphs expect {t['dtype']}")
+            key = _checked_key(ckpt, t)
             try:
                 data = ckpt.read(key).astype("<" + np.dtype(t["dtype"]).str[1:], copy=False).tobytes()
             except CheckpointError as e:
