@@ -10,14 +10,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from app import paths as paths_mod
 from app.engines import xtts_onnx
 from app.engines.core import make_backend
 from app.engines.models import MARKER, TOS_FILE
+from app.engines.protocol import VoiceRef
 from app.engines.tts.xtts import XttsBackend
-from app.engines.tts.xtts_onnx import XttsOnnxBackend
+from app.engines.tts.xtts_onnx import XttsBesideTorch, XttsOnnxBackend
 from app.settings.model import Settings
 from tests.test_cli_models import CPML, ModelServer, entry, env_for, kaytoo
 
@@ -83,7 +85,7 @@ def test_a_download_the_packaged_graphs_do_not_fit_warns_and_keeps_the_torch_bac
 
 @no_gpu
 def test_a_converted_model_runs_on_onnx_unless_a_gpu_or_a_new_checkpoint_says_otherwise(tmp_path, tiny_dir, graphs,
-                                                                                        kaytoo_home):
+                                                                                        kaytoo_home, speak):
     files = {name: (tiny_dir / name).read_bytes() for name in COPY}
     script = ("import sys; from pathlib import Path\n"
               "import app.engines.xtts_onnx.convert as convert\n"
@@ -102,7 +104,17 @@ def test_a_converted_model_runs_on_onnx_unless_a_gpu_or_a_new_checkpoint_says_ot
     assert json.loads((folder / "onnx" / "converted.json").read_text())["self_test"] == "reference"
 
     backend = _backend()
-    assert isinstance(backend, XttsOnnxBackend) and backend.check() is None
+    assert isinstance(backend, XttsBesideTorch) and backend.check() is None
+    assert isinstance(backend.onnx, XttsOnnxBackend) and isinstance(backend.torch, XttsBackend)
+    reference = speak("I have a bad feeling about this. Quiet, there is a fresh one.", name="xtts-reference")
+    english = VoiceRef("droid", reference_wav=reference, latents_dir=tmp_path / "latents", language="en-GB")
+    audio = np.concatenate(list(backend.stream("Affirmative, that is the plan.", english)))
+    assert audio.dtype == np.float32 and np.isfinite(audio).all() and len(audio) > 0
+    assert backend.onnx.latents_computed == 1 and backend.torch.model is None   # torch never loaded
+    german = VoiceRef("droid", reference_wav=reference, latents_dir=tmp_path / "latents", language="de")
+    with pytest.raises(Exception) as e:   # the tiny model speaks English only: torch's own refusal
+        list(backend.stream("Das ist der Plan.", german))
+    assert "ONNX" not in str(e.value) and backend.torch.model is not None
     driver = tmp_path / "nvidia-version"
     driver.write_text("NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54.14\n")
     assert xtts_onnx.in_use(folder, tmp_path / "absent", str(tmp_path))

@@ -33,13 +33,19 @@ def make_backend(name: str, paths: Paths, settings: Settings) -> TtsBackend:
     """One place that knows how each tier is built (imports stay lazy: tiers import heavy libs late)."""
     if name == "xtts":
         model_dir = paths.models / "xtts-v2"
+        consent = settings.tts.xtts_consent
         if xtts_onnx.in_use(model_dir):
-            from app.engines.tts.xtts_onnx import XttsOnnxBackend
+            from app.engines.tts.xtts_onnx import XttsBesideTorch, XttsOnnxBackend
 
-            return XttsOnnxBackend(model_dir, consent=settings.tts.xtts_consent)
+            onnx = XttsOnnxBackend(model_dir, consent=consent)
+            if not xtts_onnx.torch_tier_installed():
+                return onnx
+            from app.engines.tts.xtts import XttsBackend
+
+            return XttsBesideTorch(onnx, XttsBackend(model_dir, consent=consent))
         from app.engines.tts.xtts import XttsBackend
 
-        return XttsBackend(model_dir, consent=settings.tts.xtts_consent)
+        return XttsBackend(model_dir, consent=consent)
     if name == "piper":
         from app.engines.tts.piper import PiperBackend
 

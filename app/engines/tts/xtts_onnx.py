@@ -28,6 +28,7 @@ from app.errors import first_line
 
 log = logging.getLogger(__name__)
 
+LANGUAGES = frozenset({"en"})   # what the text front end (xtts_onnx/tokenizer.py) speaks
 GRAPHS = ("manifest.json", "speaker.onnx", "conditioning.onnx", "gpt.onnx", "hifigan.onnx")
 
 
@@ -90,8 +91,8 @@ class XttsOnnxBackend(TtsBackend):
         text = " ".join(sentence.split())
         if not any(c.isalnum() for c in text):
             return
-        language = (voice.language if voice is not None and voice.language else "en").lower().split("-")[0]
-        if language != "en":
+        language = language_of(voice)
+        if language not in LANGUAGES:
             raise TierUnavailable(f"the ONNX XTTS tier does not speak the voice's language '{language}' yet")
         tokens = self.tokenizer.encode(text.lower(), language)
         limit = int(self.model.args["gpt_max_text_tokens"])
@@ -106,6 +107,9 @@ class XttsOnnxBackend(TtsBackend):
             self._run_lock.release()
 
     # -- voices -------------------------------------------------------------------------------
+    def prepare(self, voice: VoiceRef) -> None:
+        self.latents(voice)
+
     def latents(self, voice: VoiceRef | None) -> Latents:
         self.load()
         if voice is None or voice.reference_wav is None:
@@ -196,3 +200,41 @@ def _write_latents(path: Path, latents: Latents) -> None:
         atomic.write_bytes(path, buf.getvalue())
     except OSError as e:
         log.warning("could not cache XTTS latents in %s (%s)", path, e.strerror)
+
+
+def language_of(voice: VoiceRef | None) -> str:
+    """The voice's language as XTTS names it ("en-GB" → "en"); English when it has none."""
+    return (voice.language if voice is not None and voice.language else "en").lower().split("-")[0]
+
+
+class XttsBesideTorch(TtsBackend):
+    """The ``xtts`` tier in a source install with a converted model: ONNX Runtime (the faster one
+    on a CPU, bench/results/xtts.md) for the languages its text front end speaks, coqui's torch
+    model for the others, so no voice loses its cloned sound. Torch loads only when needed."""
+
+    name = "xtts"
+
+    def __init__(self, onnx: XttsOnnxBackend, torch: TtsBackend):
+        self.onnx, self.torch = onnx, torch
+
+    def _for(self, voice: VoiceRef | None) -> TtsBackend:
+        return self.onnx if language_of(voice) in LANGUAGES else self.torch
+
+    def check(self) -> str | None:
+        return self.onnx.check()
+
+    def load(self) -> None:
+        self.onnx.load()
+
+    @property
+    def sample_rate(self) -> int:
+        return self.onnx.sample_rate   # one XTTS v2 model: both backends read its output rate
+
+    def prepare(self, voice: VoiceRef) -> None:
+        self._for(voice).prepare(voice)
+
+    def stream(self, sentence: str, voice: VoiceRef | None, speed: float = 1.0,
+               cancel: threading.Event | None = None) -> Iterator[np.ndarray]:
+        backend = self._for(voice)
+        backend.load()
+        yield from backend.stream(sentence, voice, speed, cancel)
