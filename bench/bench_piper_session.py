@@ -1,12 +1,11 @@
 """Piper's onnxruntime session with and without its memory arena, in the engine's process set-up
-(engines.threads.configure_process: passive OpenMP waits, two malloc arenas, a fixed 1 MB mmap
-threshold). Interleaved syntheses of the peer bench's two first sentences; medians and the ratio.
+(engines.threads.configure_process: passive OpenMP waits, two malloc arenas, the fixed mmap
+threshold, 1 MB when the arena was first measured, 32 MB now). Interleaved syntheses of the peer bench's two first sentences; medians and the ratio.
 
     .venv/bin/python bench/bench_piper_session.py [ROUNDS]
 """
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import sys
@@ -19,26 +18,15 @@ from app.engines import threads  # noqa: E402
 
 threads.configure_process()  # before onnxruntime loads, as the engine does
 
-import onnxruntime  # noqa: E402
-from piper import PiperVoice  # noqa: E402
-from piper.config import PiperConfig  # noqa: E402
-
-from app.engines.tts.piper import _config_path, bundled_voice  # noqa: E402
+from app.engines.tts.piper import _load_voice, bundled_voice  # noqa: E402
 
 SENTENCES = ["I have a bad feeling about this.", "The weather today is sunny and warm."]
 
 
-def voice(arena: bool) -> PiperVoice:
-    onnx = bundled_voice()
-    config = PiperConfig.from_dict(json.loads(_config_path(onnx).read_text(encoding="utf-8")))
-    session = onnxruntime.InferenceSession(str(onnx), sess_options=threads.ort_session_options(arena=arena),
-                                           providers=["CPUExecutionProvider"])
-    return PiperVoice(session=session, config=config)
-
-
 def main() -> None:
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 30
-    kinds = {"no arena (before)": voice(False), "arena (now)": voice(True)}
+    kinds = {"no arena (before)": _load_voice(bundled_voice(), arena=False),
+             "arena (now)": _load_voice(bundled_voice(), arena=True)}
     times: dict[str, list[float]] = {k: [] for k in kinds}
     load0 = os.getloadavg()[0]
     for i in range(rounds):

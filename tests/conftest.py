@@ -86,6 +86,19 @@ def tiny_dir(tmp_path_factory) -> Path:
     return build_tiny_xtts(tmp_path_factory.mktemp("tiny-xtts") / "xtts-v2")
 
 
+def with_graphs(graphs: Path) -> str:
+    """Python source for a child process: the packaged-graphs folder pointed at ``graphs`` (the
+    tiny model's; the full-size packaged ones cannot hold its weights) before anything else runs."""
+    return ("import sys; from pathlib import Path\n"
+            "import app.engines.xtts_onnx.convert as convert\n"
+            f"convert.GRAPHS_DIR = Path({str(graphs)!r})\n")
+
+
+def cli_with_graphs(graphs: Path) -> str:
+    """``python -c`` source running the kaytoo CLI (its arguments after the source) with ``graphs``."""
+    return with_graphs(graphs) + "from app.cli import main\nsys.exit(main(sys.argv[1:]))\n"
+
+
 @pytest.fixture(scope="session")
 def graphs(tiny_dir, tmp_path_factory) -> Path:
     """The tiny model's ONNX graphs without their weights, as the package ships the full-size ones."""

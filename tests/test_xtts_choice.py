@@ -21,6 +21,7 @@ from app.engines.protocol import VoiceRef
 from app.engines.tts.xtts import XttsBackend
 from app.engines.tts.xtts_onnx import XttsBesideTorch, XttsOnnxBackend
 from app.settings.model import Settings
+from tests.conftest import cli_with_graphs
 from tests.test_cli_models import CPML, ModelServer, entry, env_for, kaytoo
 
 COPY = ("config.json", "vocab.json", "model.pth")
@@ -87,11 +88,7 @@ def test_a_download_the_packaged_graphs_do_not_fit_warns_and_keeps_the_torch_bac
 def test_a_converted_model_runs_on_onnx_unless_a_gpu_or_a_new_checkpoint_says_otherwise(tmp_path, tiny_dir, graphs,
                                                                                         kaytoo_home, speak):
     files = {name: (tiny_dir / name).read_bytes() for name in COPY}
-    script = ("import sys; from pathlib import Path\n"
-              "import app.engines.xtts_onnx.convert as convert\n"
-              f"convert.GRAPHS_DIR = Path({str(graphs)!r})\n"   # graphs that fit the tiny model
-              "from app.cli import main\n"
-              "sys.exit(main(sys.argv[1:]))\n")
+    script = cli_with_graphs(graphs)   # graphs that fit the tiny model
     with ModelServer({f"test/xtts-v2/{n}": d for n, d in files.items()}) as srv:
         env = env_for(srv, _catalogue(tmp_path, files))
         done = subprocess.run([sys.executable, "-c", script, "models", "download", "xtts-v2", "--accept-licence",

@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from app.engines.xtts_onnx.export import export
+from tests.conftest import cli_with_graphs, with_graphs
 
 BLOCKER = '''import importlib.machinery, sys
 BLOCKED = ("torch", "torchaudio", "TTS", "transformers")
@@ -161,10 +162,7 @@ def test_the_packaged_app_picks_the_onnx_tier_and_converts_after_download(tmp_pa
     the checkpoint with the packaged graphs (here the tiny model's), once."""
     (tmp_path / "data" / "models").mkdir(parents=True)
     model = _model(tmp_path / "data" / "models", tiny_dir)
-    script = (
-        "import sys; from pathlib import Path\n"
-        "import app.engines.xtts_onnx.convert as convert\n"
-        f"convert.GRAPHS_DIR = Path({str(graphs)!r})\n"
+    script = with_graphs(graphs) + (
         "from app.engines.models import store as models\n"
         "from app.engines.core import make_backend\n"
         "from app.paths import Paths\n"
@@ -192,11 +190,7 @@ def test_models_download_reports_the_conversion_through_its_progress(tmp_path, t
     files = {name: (tiny_dir / name).read_bytes() for name in COPY}
     catalogue = tmp_path / "catalogue.json"
     catalogue.write_text(json.dumps({"models": [entry("xtts-v2", "tts", CPML, files, needs_consent=True)]}))
-    script = ("import sys; from pathlib import Path\n"
-              "import app.engines.xtts_onnx.convert as convert\n"
-              f"convert.GRAPHS_DIR = Path({str(graphs)!r})\n"
-              "from app.cli import main\n"
-              "sys.exit(main(sys.argv[1:]))\n")
+    script = cli_with_graphs(graphs)
     with ModelServer({f"test/xtts-v2/{n}": d for n, d in files.items()}) as srv:
         env = {**no_torch_env, "KAYTOO_HOME": str(tmp_path / "home"), "KAYTOO_MODEL_CATALOGUE": str(catalogue),
                "KAYTOO_MODEL_MIRROR": srv.url}

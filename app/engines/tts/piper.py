@@ -95,8 +95,9 @@ class PiperBackend(TtsBackend):
             yield chunk.audio_float_array.astype(np.float32, copy=False)
 
 
-def _load_voice(onnx: Path):
-    """PiperVoice.load, with onnxruntime's pool sized for the engine (engines.threads)."""
+def _load_voice(onnx: Path, arena: bool = True):
+    """PiperVoice.load, with onnxruntime's pool sized for the engine (engines.threads); the
+    memory arena kept, since one synthesis runs at a time (``arena`` is for the benchmark)."""
     import json
 
     import onnxruntime
@@ -104,7 +105,7 @@ def _load_voice(onnx: Path):
     from piper.config import PiperConfig
 
     config = PiperConfig.from_dict(json.loads(_config_path(onnx).read_text(encoding="utf-8")))
-    session = onnxruntime.InferenceSession(str(onnx), sess_options=ort_session_options(arena=True),
+    session = onnxruntime.InferenceSession(str(onnx), sess_options=ort_session_options(arena=arena),
                                            providers=["CPUExecutionProvider"])
     return PiperVoice(session=session, config=config)
 

@@ -192,18 +192,14 @@ class XttsBackend(TtsBackend):
 
     # -- synthesis ----------------------------------------------------------------------------
     def _language(self, voice: VoiceRef | None) -> str:
-        lang = (voice.language if voice is not None and voice.language else "en").lower()
-        lang = "zh-cn" if lang in ("zh", "zh-cn") else lang.split("-")[0]
+        lang = voice_language(voice)
         if lang not in self.model.config.languages:
             raise TierUnavailable(f"XTTS does not speak the voice's language '{lang}'")
         return lang
 
     def _tokens(self, text: str, language: str) -> list[int]:
-        tokens = self.model.tokenizer.encode(text.lower(), lang=language)
-        limit = int(self.model.args.gpt_max_text_tokens)
-        if len(tokens) >= limit:
-            raise ValueError(f"the sentence is too long for XTTS ({len(tokens)} tokens, at most {limit - 1})")
-        return tokens
+        return within_limit(self.model.tokenizer.encode(text.lower(), lang=language),
+                            int(self.model.args.gpt_max_text_tokens))
 
     def _synthesize(self, tokens: list[int], latents: Latents, speed: float,
                     cancel: threading.Event | None) -> Iterator[np.ndarray]:
@@ -226,6 +222,19 @@ class XttsBackend(TtsBackend):
                                    length_scale=1.0 / max(speed, 0.05))
         yield from windowed_chunks(generator, decoder, self.FIRST_CHUNK_CODES, self.CHUNK_CODES,
                                    cancel)
+
+
+def voice_language(voice: VoiceRef | None) -> str:
+    """The voice's language as XTTS names it ("en-GB" → "en", "zh" → "zh-cn"); English when unset."""
+    lang = (voice.language if voice is not None and voice.language else "en").lower()
+    return "zh-cn" if lang in ("zh", "zh-cn") else lang.split("-")[0]
+
+
+def within_limit(tokens: list[int], limit: int) -> list[int]:
+    """The sentence's text tokens, or ValueError when the GPT cannot take that many."""
+    if len(tokens) >= limit:
+        raise ValueError(f"the sentence is too long for XTTS ({len(tokens)} tokens, at most {limit - 1})")
+    return tokens
 
 
 def model_unusable(model_dir: Path, consent: bool,

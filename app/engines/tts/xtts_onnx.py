@@ -22,7 +22,7 @@ import numpy as np
 from app import atomic
 from app.engines.tts.base import TierUnavailable, TtsBackend, VoiceRef
 from app.engines.tts.xtts import (Latents, WindowedDecoder, _acquire, model_id, model_unusable,
-                                  windowed_chunks)
+                                  voice_language, windowed_chunks, within_limit)
 from app.engines.xtts_onnx import audio
 from app.errors import first_line
 
@@ -91,13 +91,11 @@ class XttsOnnxBackend(TtsBackend):
         text = " ".join(sentence.split())
         if not any(c.isalnum() for c in text):
             return
-        language = language_of(voice)
+        language = voice_language(voice)
         if language not in LANGUAGES:
             raise TierUnavailable(f"the ONNX XTTS tier does not speak the voice's language '{language}' yet")
-        tokens = self.tokenizer.encode(text.lower(), language)
-        limit = int(self.model.args["gpt_max_text_tokens"])
-        if len(tokens) >= limit:
-            raise ValueError(f"the sentence is too long for XTTS ({len(tokens)} tokens, at most {limit - 1})")
+        tokens = within_limit(self.tokenizer.encode(text.lower(), language),
+                              int(self.model.args["gpt_max_text_tokens"]))
         latents = self.latents(voice)
         if not _acquire(self._run_lock, cancel):
             return
@@ -202,11 +200,6 @@ def _write_latents(path: Path, latents: Latents) -> None:
         log.warning("could not cache XTTS latents in %s (%s)", path, e.strerror)
 
 
-def language_of(voice: VoiceRef | None) -> str:
-    """The voice's language as XTTS names it ("en-GB" → "en"); English when it has none."""
-    return (voice.language if voice is not None and voice.language else "en").lower().split("-")[0]
-
-
 class XttsBesideTorch(TtsBackend):
     """The ``xtts`` tier in a source install with a converted model: ONNX Runtime (the faster one
     on a CPU, bench/results/xtts.md) for the languages its text front end speaks, coqui's torch
@@ -218,7 +211,7 @@ class XttsBesideTorch(TtsBackend):
         self.onnx, self.torch = onnx, torch
 
     def _for(self, voice: VoiceRef | None) -> TtsBackend:
-        return self.onnx if language_of(voice) in LANGUAGES else self.torch
+        return self.onnx if voice_language(voice) in LANGUAGES else self.torch
 
     def check(self) -> str | None:
         return self.onnx.check()
@@ -235,6 +228,4 @@ class XttsBesideTorch(TtsBackend):
 
     def stream(self, sentence: str, voice: VoiceRef | None, speed: float = 1.0,
                cancel: threading.Event | None = None) -> Iterator[np.ndarray]:
-        backend = self._for(voice)
-        backend.load()
-        yield from backend.stream(sentence, voice, speed, cancel)
+        yield from self._for(voice).stream(sentence, voice, speed, cancel)   # each loads itself
