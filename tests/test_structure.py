@@ -117,3 +117,12 @@ def test_assistant_and_text_stay_off_the_engine_side():
         if name.startswith("app.assistant"):
             wrong = {d for d in deps if d.startswith("app.engines") and d != "app.engines.protocol"}
             assert not wrong, f"{name} imports the engine side: {sorted(wrong)}"
+
+
+def test_the_voice_library_stands_below_the_engine():
+    """The engine reads the library; the library never imports the engine (the voice it hands to
+    the tiers, VoiceRef, is its own plain data)."""
+    for name, deps in graph().items():
+        if name.startswith("app.voices"):
+            wrong = {d for d in deps if d.startswith("app.engines")}
+            assert not wrong, f"{name} imports the engine side: {sorted(wrong)}"

@@ -1,16 +1,17 @@
 """What the engine and its clients agree on: Kaytoo's extra Wyoming events, the tier key, error
-codes, PCM framing and the result types. Client, server, core and voices import these; nothing here
-imports an engine implementation, so the GUI side may import this module freely.
+codes, PCM framing and the result types (and VoiceRef, from app.voices.ref). Client, server and
+core import these; nothing here imports an engine implementation, so the GUI side may import this
+module freely.
 """
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 
 from app.errors import NothingCouldServe, UserError
+from app.voices.ref import VoiceRef  # re-exported: the engine's clients name voices with it
 
 # Kaytoo's extra events (ignored by other Wyoming peers).
 REPORT_EVENT = "kaytoo-speech-report"     # engine → client, before the last audio-stop
@@ -115,13 +116,3 @@ class SpeechReport:
         known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
         known["fallbacks"] = [Fallback(**f) for f in known.get("fallbacks", [])]
         return cls(**known)
-
-
-@dataclass(frozen=True)
-class VoiceRef:
-    """Who should speak. Cloning tiers use the reference clip; the others use their own voice."""
-
-    name: str
-    reference_wav: Path | None = None   # trimmed, mono, normalised reference (voices/<slug>/reference.wav)
-    latents_dir: Path | None = None     # where a cloning tier may cache speaker latents for this voice
-    language: str = "en"

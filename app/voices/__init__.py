@@ -1,4 +1,2 @@
-"""The voice library on disk (library.py), reference clip checks (validate.py), waveform peaks."""
-from app.voices.library import Voice, VoiceLibrary
-
-__all__ = ["Voice", "VoiceLibrary"]
+"""The voice library on disk (library.py), a voice as the engine sees it (ref.py), reference clip
+checks (validate.py), waveform peaks (waveform.py)."""

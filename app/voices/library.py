@@ -38,10 +38,10 @@ import numpy as np
 
 from app import atomic
 from app.audio import clip as clip_mod
-from app.engines.tts.base import VoiceRef
 from app.errors import UserError, shown
 from app.runtime import asset_dir
 from app.voices import validate
+from app.voices.ref import VoiceRef
 
 log = logging.getLogger(__name__)
 
