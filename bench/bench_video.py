@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app import atomic  # noqa: E402
-from app.video.optimize import Tools, measure_psnr, optimize  # noqa: E402
+from app.video.optimize import measure_psnr, optimize  # noqa: E402
+from app.video.probe import Tools  # noqa: E402
 
 CASES = [("h264", "h264", False), ("h265", "h265", False), ("vp9", "vp9", False),
          ("av1", "av1", False), ("h264 + HLS", "h264", True)]

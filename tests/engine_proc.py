@@ -12,9 +12,12 @@ def engine_cmd(uri: str = "stdio://") -> list[str]:
 
 
 def write_settings(**tts) -> Settings:
-    """Settings for the test's KAYTOO_HOME (the engine process reads them at start)."""
+    """Settings for the test's KAYTOO_HOME (the engine process reads them at start). The local
+    tiers get patient first-audio deadlines: these tests check which tier speaks, and a busy
+    machine must not turn that into a fallback (tests/test_chain.py covers the deadlines)."""
     p = paths_mod.resolve().ensure()
     s = Settings()
+    s.tts.deadlines.update(piper=60.0, pyttsx3=60.0)
     for k, v in tts.items():
         setattr(s.tts, k, v)
     save(p.settings_file, s)

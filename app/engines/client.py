@@ -201,7 +201,6 @@ class RemoteSpeech:
 
     def __iter__(self) -> Iterator[np.ndarray]:
         from wyoming.audio import AudioChunk, AudioStart
-        from wyoming.event import Event
         from wyoming.tts import SynthesizeStart, SynthesizeStopped, SynthesizeVoice
 
         start = SynthesizeStart(voice=SynthesizeVoice(name=self.voice) if self.voice else None).event()

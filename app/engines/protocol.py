@@ -11,7 +11,7 @@ from typing import Iterator
 import numpy as np
 
 from app.errors import NothingCouldServe, UserError
-from app.voices.ref import VoiceRef  # re-exported: the engine's clients name voices with it
+from app.voices.ref import VoiceRef  # noqa: F401  (re-exported: the engine's clients name voices with it)
 
 # Kaytoo's extra events (ignored by other Wyoming peers).
 REPORT_EVENT = "kaytoo-speech-report"     # engine → client, before the last audio-stop

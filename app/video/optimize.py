@@ -8,7 +8,6 @@ when everything is done, so a crash or a cancel leaves no half-written file; the
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 import shutil
@@ -23,13 +22,12 @@ from typing import Callable, Protocol
 
 from app import atomic
 from app.errors import Cancelled, UserError  # Cancelled: every partial output is removed
-from app.runtime import find_ffmpeg
 from app.runtime import stop_child
 from app.video import hls as hls_mod
+from app.video.probe import NO_WINDOW, Tools, num, probe
 
 CODECS = ("h264", "h265", "vp9", "av1")
 PSNR_WINDOW_S = 10.0        # PSNR of a long video is measured on this much of its middle
-_NO_WINDOW = getattr(subprocess, "CREATE_NO_WINDOW", 0)  # no console flashing up on Windows
 # Rough encode cost per codec relative to H.264 (field notes: 10 s of 720p), to weigh progress.
 _COST = {"h264": 1.0, "h265": 2.0, "vp9": 2.5, "av1": 2.5}
 
@@ -40,152 +38,6 @@ class CancelFlag(Protocol):
 
 
 Progress = Callable[[float], None]
-
-
-# -- the tools --------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Tools:
-    ffmpeg: str
-    ffprobe: str | None = None   # imageio-ffmpeg ships ffmpeg only: probing then uses ffmpeg itself
-
-    @classmethod
-    def find(cls) -> "Tools":
-        """ffmpeg on PATH (with its ffprobe), else the static build inside imageio-ffmpeg."""
-        ffmpeg = find_ffmpeg()
-        if ffmpeg is None:
-            raise UserError("ffmpeg was not found; install ffmpeg to optimise videos.")
-        beside = Path(ffmpeg).with_name("ffprobe" + Path(ffmpeg).suffix)
-        if beside.is_file():
-            return cls(ffmpeg, str(beside))
-        # imageio-ffmpeg ships no ffprobe; a system ffmpeg's may live elsewhere on PATH
-        return cls(ffmpeg, shutil.which("ffprobe") if ffmpeg == shutil.which("ffmpeg") else None)
-
-    def encoders(self) -> set[str]:
-        out = subprocess.run([self.ffmpeg, "-hide_banner", "-nostdin", "-encoders"],
-                             capture_output=True, text=True, timeout=30, creationflags=_NO_WINDOW)
-        names = set()
-        for line in out.stdout.splitlines():
-            parts = line.split()
-            if len(parts) >= 2 and len(parts[0]) == 6 and parts[0][0] in "VAS":
-                names.add(parts[1])
-        return names
-
-
-# -- probing ----------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Probe:
-    duration_s: float
-    width: int
-    height: int
-    fps: float
-    has_audio: bool
-    video_codec: str = ""
-
-
-def probe(path: Path | str, tools: Tools | None = None) -> Probe:
-    """What the file holds, or a UserError saying in one sentence why it is not a video we can use."""
-    path = Path(path).expanduser()
-    if not path.exists():
-        raise UserError(f"{path} does not exist.")
-    if not path.is_file():
-        raise UserError(f"{path} is a folder, not a video file.")
-    if path.stat().st_size == 0:
-        raise UserError(f"{path.name} is empty (0 bytes), not a video.")
-    tools = tools or Tools.find()
-    path = path.resolve()  # absolute: a name like 'x:y.mp4' must not be read as an ffmpeg protocol
-    info = _probe_ffprobe(path, tools) if tools.ffprobe else _probe_ffmpeg(path, tools)
-    if info.duration_s <= 0 or info.width <= 0 or info.height <= 0:
-        raise UserError(f"{path.name} has no playable video frames.")
-    return info
-
-
-def _probe_ffprobe(path: Path, tools: Tools) -> Probe:
-    cmd = [tools.ffprobe, "-v", "error", "-of", "json", "-show_entries",
-           "format=format_name,duration:stream=codec_type,codec_name,width,height,avg_frame_rate,"
-           "r_frame_rate,duration,nb_frames:stream_disposition=attached_pic", str(path)]
-    out = subprocess.run(cmd, capture_output=True, timeout=60, creationflags=_NO_WINDOW)
-    try:
-        data = json.loads(out.stdout or b"{}") if out.returncode == 0 else {}
-    except ValueError:
-        data = {}
-    if not data.get("format"):
-        raise UserError(f"{path.name} is not a video file ffmpeg can read.")
-    streams = data.get("streams", [])
-    videos = [s for s in streams if s.get("codec_type") == "video"
-              and not s.get("disposition", {}).get("attached_pic")]   # cover art is not video
-    has_audio = any(s.get("codec_type") == "audio" for s in streams)
-    if not videos:
-        raise UserError(f"{path.name} has no video stream" + (" (it is an audio file)." if has_audio else "."))
-    fmt = data["format"].get("format_name", "")
-    if fmt == "image2" or fmt.endswith("_pipe"):
-        raise UserError(f"{path.name} is a still image, not a video.")
-    v = videos[0]
-    duration = _num(data["format"].get("duration")) or _num(v.get("duration"))
-    fps = _rate(v.get("avg_frame_rate")) or _rate(v.get("r_frame_rate"))
-    if not duration:  # some containers (raw streams) have no duration in the header: count
-        duration, frames = _copy_scan(path, tools)
-        fps = fps or (frames / duration if duration else 0.0)
-    return Probe(duration, int(v.get("width") or 0), int(v.get("height") or 0), fps or 25.0,
-                 has_audio, v.get("codec_name", ""))
-
-
-def _probe_ffmpeg(path: Path, tools: Tools) -> Probe:
-    """The same facts with ffmpeg alone, from structured outputs: the first frame as a PPM (its
-    header holds the size) and a stream-copy pass's progress (frames and time)."""
-    base = [tools.ffmpeg, "-nostdin", "-hide_banner", "-v", "error", "-i", str(path)]
-    audio = subprocess.run(base + ["-map", "0:a:0", "-c", "copy", "-t", "0.1", "-f", "null", "-"],
-                           capture_output=True, timeout=60, creationflags=_NO_WINDOW)
-    has_audio = audio.returncode == 0
-    frame = subprocess.run(base + ["-map", "0:V:0", "-frames:v", "1", "-c:v", "ppm", "-f", "image2pipe",
-                                   "-"], capture_output=True, timeout=60, creationflags=_NO_WINDOW)
-    header = frame.stdout[:64].split()
-    if frame.returncode != 0 or len(header) < 3 or header[0] != b"P6":
-        if has_audio:
-            raise UserError(f"{path.name} has no video stream (it is an audio file).")
-        raise UserError(f"{path.name} is not a video file ffmpeg can read.")
-    width, height = int(header[1]), int(header[2])
-    duration, frames = _copy_scan(path, tools)
-    if frames <= 1:
-        raise UserError(f"{path.name} is a still image, not a video.")
-    return Probe(duration, width, height, frames / duration if duration else 25.0, has_audio)
-
-
-def _copy_scan(path: Path, tools: Tools) -> tuple[float, int]:
-    """(seconds, frames) of the first video stream, read by a fast stream copy to nowhere."""
-    cmd = [tools.ffmpeg, "-nostdin", "-hide_banner", "-nostats", "-v", "error", "-i", str(path),
-           "-map", "0:V:0", "-c", "copy", "-f", "null", "-progress", "pipe:1", "-"]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300, creationflags=_NO_WINDOW)
-    fields = _key_values(out.stdout)
-    frames = int(_num(fields.get("frame")) or 0)
-    seconds = (_num(fields.get("out_time_us")) or 0.0) / 1e6
-    if frames > 1 and seconds > 0:  # out_time is the last frame's start: add one frame's length
-        seconds += seconds / (frames - 1)
-    elif frames and seconds <= 0:
-        seconds = frames / 25.0
-    return seconds, frames
-
-
-def _key_values(text: str) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for line in text.splitlines():
-        key, sep, value = line.partition("=")
-        if sep:
-            out[key.strip()] = value.strip()
-    return out
-
-
-def _num(value) -> float | None:
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        return None
-    return x if math.isfinite(x) and x > 0 else None
-
-
-def _rate(text) -> float | None:
-    num, _, den = str(text or "").partition("/")
-    n, d = _num(num), _num(den or "1")
-    return n / d if n and d else None
 
 
 # -- encoder presets --------------------------------------------------------------------------------
@@ -413,7 +265,7 @@ def _ffmpeg(tools: Tools, args: list[str], on_line: Callable[[str], None], cance
     env = dict(os.environ, SVT_LOG="1")     # SVT-AV1 logs to stderr on its own unless told
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(cmd + args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err,
-                                cwd=cwd, env=env, creationflags=_NO_WINDOW)
+                                cwd=cwd, env=env, creationflags=NO_WINDOW)
         stopped = threading.Event()
         if cancel is not None:
             threading.Thread(target=_watch, args=(proc, cancel, stopped), daemon=True,
@@ -450,7 +302,7 @@ def _time_meter(report: Callable[[float], None], duration_s: float) -> Callable[
     def on_line(line: str) -> None:
         key, _, value = line.partition("=")
         if key == "out_time_us":
-            t = _num(value)
+            t = num(value)
             if t:
                 report(t / 1e6 / duration_s)
         elif key == "progress" and value == "end":

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
-from pathlib import Path
 from typing import ClassVar, Iterator
 
 import numpy as np

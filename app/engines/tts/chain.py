@@ -16,7 +16,6 @@ import logging
 import queue
 import threading
 import time
-from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterable, Iterator, Protocol, Sequence
 
 import numpy as np
