@@ -27,8 +27,6 @@ import re
 import shutil
 import tempfile
 import unicodedata
-import zipfile
-import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -39,7 +37,7 @@ from app import atomic
 from app.audio import clip as clip_mod
 from app.errors import UserError, shown
 from app.runtime import asset_dir
-from app.voices import validate
+from app.voices import archive, validate
 from app.voices.ref import VoiceRef
 
 log = logging.getLogger(__name__)
@@ -48,8 +46,6 @@ FORMAT = 1
 NAME_MAX = 40
 NAME_CHARS = re.compile(r"[\w\- ]+")          # \w: letters and digits of any script, and '_'
 LANGUAGE_RE = re.compile(r"[a-z]{2,3}(-[a-z0-9]{2,8})?")
-ZIP_ENTRIES = ("voice.json", "reference.wav")
-ZIP_MAX_BYTES = 50_000_000                    # uncompressed total, and the zip file itself
 MAX_AUDIO_FILE_BYTES = 200_000_000
 TRASH = ".trash"
 TRASH_KEEP = timedelta(days=30)
@@ -295,39 +291,24 @@ class VoiceLibrary:
         meta = {"format": FORMAT, "name": voice.name, "language": voice.language,
                 "created": voice.created, "duration_s": round(voice.duration_s, 2)}
         zip_path = Path(zip_path)
-        with atomic.atomic_open(zip_path, "wb") as f, zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as z:
-            z.writestr("voice.json", json.dumps(meta, indent=2, ensure_ascii=False))
-            z.write(voice.reference_wav, "reference.wav")
+        archive.write(zip_path, meta, voice.reference_wav)
         return zip_path
 
     def import_zip(self, zip_path: Path, name: str | None = None) -> Voice:
         """A voice from a zip made by ``export``. The zip is checked before anything is unpacked
-        (only voice.json and reference.wav, no paths, no links, at most 50 MB), unpacked into a
-        private temporary folder, and its reference validated like any new clip."""
+        (archive.py: only voice.json and reference.wav, no paths, no links, at most 50 MB), unpacked
+        into a private temporary folder, and its reference validated like any new clip."""
         zip_path = Path(zip_path)
         label = zip_path.name
-        if not zip_path.is_file():
-            raise UserError(f"{zip_path} does not exist or is not a file.")
-        if zip_path.stat().st_size > ZIP_MAX_BYTES:
-            raise UserError(f"{label} is {zip_path.stat().st_size / 1e6:.0f} MB; a voice zip may be "
-                            f"at most {ZIP_MAX_BYTES / 1e6:.0f} MB.")
-        try:
-            z = zipfile.ZipFile(zip_path)
-        except (zipfile.BadZipFile, OSError):
-            raise UserError(f"{label} is not a zip file.") from None
-        with z, tempfile.TemporaryDirectory(prefix="kaytoo-import-") as tmp:
-            _check_members(z, label)
-            budget = ZIP_MAX_BYTES
-            for entry in ZIP_ENTRIES:
-                budget -= _extract(z, entry, Path(tmp) / entry, budget, label)
+        with archive.unpacked(zip_path) as tmp:
             try:
-                meta = _load_meta(Path(tmp))
+                meta = _load_meta(tmp)
             except ValueError as e:   # UnicodeDecodeError and JSON errors are ValueErrors too
                 raise UserError(f"The voice.json in {shown(label)} is not usable ({e}).") from None
             voice_name = self._free_name(meta["name"] if name is None else name,
                                          hint="" if name else f"; import {label} under another name")
             language = clean_language(meta.get("language", "en"))
-            ref = Path(tmp) / "reference.wav"
+            ref = tmp / "reference.wav"
             prepared = validate.prepare(clip_mod.load(ref))
             return self._store(voice_name, prepared, language, {"zip": label},
                                lambda dest: _copy(ref, dest / "original.wav"))
@@ -482,51 +463,6 @@ def _load_meta(folder: Path) -> dict:
     if not isinstance(meta, dict) or not isinstance(meta.get("name"), str):
         raise ValueError("voice.json has no voice name")
     return meta
-
-
-def _check_members(z: zipfile.ZipFile, label: str) -> None:
-    """Refuse the whole zip unless it holds exactly voice.json and reference.wav, as plain files."""
-    seen: set[str] = set()
-    total = 0
-    for info in z.infolist():
-        fname = info.filename
-        parts = re.split(r"[\\/]", fname)
-        if fname.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", fname) or ".." in parts:
-            raise UserError(f"{label} contains an unsafe path ('{fname}'); nothing was imported.")
-        if (info.external_attr >> 16) & 0o170000 == 0o120000:
-            raise UserError(f"{label} contains a link ('{fname}'); nothing was imported.")
-        if fname not in ZIP_ENTRIES:
-            raise UserError(f"{label} contains an unexpected entry ('{fname}'); a voice zip holds "
-                            "only voice.json and reference.wav.")
-        if fname in seen:
-            raise UserError(f"{label} contains '{fname}' twice; nothing was imported.")
-        if info.flag_bits & 0x1:
-            raise UserError(f"{label} is encrypted; export the voice again without a password.")
-        seen.add(fname)
-        total += info.file_size
-    if total > ZIP_MAX_BYTES:
-        raise UserError(f"{label} unpacks to {total / 1e6:.0f} MB; the limit is "
-                        f"{ZIP_MAX_BYTES / 1e6:.0f} MB.")
-    missing = [e for e in ZIP_ENTRIES if e not in seen]
-    if missing:
-        raise UserError(f"{label} is missing {' and '.join(missing)}; it is not a Kaytoo voice.")
-
-
-def _extract(z: zipfile.ZipFile, entry: str, dest: Path, budget: int, label: str) -> int:
-    """Copy one entry out in chunks, counting real bytes: the sizes a zip declares can lie."""
-    written = 0
-    try:
-        with z.open(entry) as src, open(dest, "wb") as out:
-            while chunk := src.read(1 << 20):
-                written += len(chunk)
-                if written > budget:
-                    raise UserError(f"{label} unpacks to more than {ZIP_MAX_BYTES / 1e6:.0f} MB; "
-                                    "the limit is 50 MB.")
-                out.write(chunk)
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError,
-            NotImplementedError) as e:
-        raise UserError(f"{label} is damaged and could not be unpacked ({e}).") from None
-    return written
 
 
 def _copy(src: Path, dest: Path) -> None:
