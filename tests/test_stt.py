@@ -83,8 +83,10 @@ def test_english_only_model_always_reports_english(tiny, speak):
 
 
 def test_concurrent_calls_share_one_model_safely(tiny, speak):
-    phrases = ["what time is it", "who are you"]
-    clips = [samples(speak(p)) for p in phrases]
+    """Two threads transcribing at once get exactly what each gets alone (what the model hears
+    is not the point here: the bench measures that)."""
+    clips = [samples(speak(p)) for p in ("what time is it", "who are you")]
+    alone = [tiny.transcribe(c).text for c in clips]
     results: dict[int, Transcript] = {}
 
     def run(i: int) -> None:
@@ -95,7 +97,8 @@ def test_concurrent_calls_share_one_model_safely(tiny, speak):
         th.start()
     for th in threads:
         th.join(timeout=60)
-    assert [norm(results[i].text) for i in range(2)] == phrases
+    assert [results[i].text for i in range(2)] == alone
+    assert all(norm(t) for t in alone)
 
 
 def test_int16_and_column_arrays_are_accepted(tiny, speak):
