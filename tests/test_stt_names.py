@@ -30,3 +30,18 @@ def test_a_name_said_to_the_assistant_is_spelled_as_its_name(heard, shown):
 def test_anything_else_is_left_as_heard(heard):
     assert fix_name(heard) == heard
 
+
+
+def test_whisper_gives_every_english_hypothesis_with_the_name_spelled(tmp_path, speak):
+    """Whatever tiny.en hears in the clip, the transcript is the unspelled one with fix_name
+    applied to each hypothesis (the same decode twice: decoding is deterministic)."""
+    from app.audio.clip import load
+    from app.engines.models import ModelStore
+    from app.engines.stt.whisper import RATE, WhisperStt
+
+    folder = ModelStore(tmp_path / "models").path_for("tiny.en")
+    audio = load(speak("Kaytoo, set a timer for two minutes."), rate=RATE).samples
+    raw = WhisperStt(folder, nbest=5, spell_name=False).transcribe(audio)
+    spelled = WhisperStt(folder, nbest=5).transcribe(audio)
+    assert spelled.alternatives == list(dict.fromkeys(fix_name(t) for t in raw.alternatives))
+    assert spelled.text == spelled.alternatives[0] and spelled.confidence == raw.confidence
