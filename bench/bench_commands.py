@@ -57,6 +57,8 @@ CONFIGS: dict[str, dict] = {
     "beam5+prompt+pad400": dict(model="tiny.en", beam=5, nbest=5, prompt=True, pad=400),
     "beam5+words": dict(model="tiny.en", beam=5, nbest=5, prompt="words", pad=250),
     "base+prompt": dict(model="base", beam=5, nbest=5, prompt=True, pad=250),
+    # The app's decoding with Whisper base in place of tiny.en (a bigger model on babble).
+    "base+prompt+win20": dict(model="base", beam=5, nbest=5, prompt=True, pad=250, window=20),
     # A shorter encoder window (whisper.cpp's audio_ctx): s of input, at least the speech.
     "beam5+prompt+win20": dict(model="tiny.en", beam=5, nbest=5, prompt=True, pad=250, window=20),
     "beam5+prompt+win15": dict(model="tiny.en", beam=5, nbest=5, prompt=True, pad=250, window=15),
