@@ -18,6 +18,10 @@ confidence, where a weak guess at a change is asked about ("Did you mean", below
 threshold). Right = intent plus key value (of the change asked about, when it asked).
 Reports per condition: intent accuracy, WER (of the hypothesis acted on), wrong actions per 100
 turns, share asked and STT latency (median), each against the same-run baseline (greedy tiny.en).
+Transcripts are cached raw (``spell_name=False``); ``--names`` adds, for each configuration, rows
+with the app's spelling of its own name (app/engines/stt/names.py) applied, as the app does.
+"app+<front>" configurations put a front end of bench/commands/fronts.py (noise suppression, a
+loudest-talker focus; all rejected) before the app's decoding.
 """
 from __future__ import annotations
 
@@ -38,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 from app import atomic  # noqa: E402
 from app.assistant.assistant import CONFIRM_BELOW  # noqa: E402
 from bench.commands import noise, voices  # noqa: E402
+from bench.commands.fronts import FRONTS  # noqa: E402
 from bench.commands.corpus import ALL_VOICES, USER_VOICES, Utterance, build  # noqa: E402
 from bench.commands.score import Judge, word_errors  # noqa: E402
 
@@ -52,6 +57,8 @@ CONFIGS: dict[str, dict] = {
     "beam5+prompt+pad400": dict(model="tiny.en", beam=5, nbest=5, prompt=True, pad=400),
     "beam5+words": dict(model="tiny.en", beam=5, nbest=5, prompt="words", pad=250),
     "base+prompt": dict(model="base", beam=5, nbest=5, prompt=True, pad=250),
+    # The app's decoding with Whisper base in place of tiny.en (a bigger model on babble).
+    "base+prompt+win20": dict(model="base", beam=5, nbest=5, prompt=True, pad=250, window=20),
     # A shorter encoder window (whisper.cpp's audio_ctx): s of input, at least the speech.
     "beam5+prompt+win20": dict(model="tiny.en", beam=5, nbest=5, prompt=True, pad=250, window=20),
     "beam5+prompt+win15": dict(model="tiny.en", beam=5, nbest=5, prompt=True, pad=250, window=15),
@@ -59,6 +66,10 @@ CONFIGS: dict[str, dict] = {
     "beam5+prompt+win6": dict(model="tiny.en", beam=5, nbest=5, prompt=True, pad=250, window=6),
     "beam5+prompt+win4": dict(model="tiny.en", beam=5, nbest=5, prompt=True, pad=250, window=4),
 }
+# A front end (bench/commands/fronts.py: noise suppression, a focus on the loudest talker) in
+# front of the app's decoding; tried and rejected.
+_APP = CONFIGS["beam5+prompt+win20"]
+CONFIGS.update({f"app+{f}": dict(_APP, front=f) for f in FRONTS})
 # Tried as a prompt: the vocabulary as a word list, no whole command a noise could turn into.
 WORDS_PROMPT = ("Kaytoo: timer, minutes, seconds, hours, remind, reminder, cancel, stop, repeat, "
                 "slower, faster, louder, softer, volume, voice, voices, library, video, panel, "
@@ -117,15 +128,16 @@ def decode(config: str, items, conditions: list[str], only: set[str] | None = No
     if not todo:
         return cache
     stt = WhisperStt(ModelStore(CACHE / "models").path_for(c["model"]), beam_size=c["beam"],
-                     nbest=c["nbest"], pad_ms=c["pad"], window_s=c.get("window"))
+                     nbest=c["nbest"], pad_ms=c["pad"], window_s=c.get("window"), spell_name=False)
     stt.load()
+    front = FRONTS[c["front"]] if "front" in c else (lambda a: a)
     prompt = command_prompt(ALL_VOICES) if c["prompt"] is True else None
     if c["prompt"] == "words":
         prompt = WORDS_PROMPT + ", ".join(ALL_VOICES) + "."
     print(f"{config}: {len(todo)} to transcribe", flush=True)
     t0 = time.monotonic()
     for n, (u, v, cond) in enumerate(todo, 1):
-        tr = stt.transcribe(heard_as(u, v, cond, items), prompt=prompt)
+        tr = stt.transcribe(front(heard_as(u, v, cond, items)), prompt=prompt)
         cache[key(u, v, cond)] = {"text": tr.text, "alternatives": tr.alternatives,
                                   "confidence": tr.confidence, "stt_s": round(tr.stt_s, 4)}
         if n % 50 == 0 or n == len(todo):
@@ -163,9 +175,20 @@ def score(judge: Judge, items, conditions, entries, app: bool) -> dict[str, dict
     return rows
 
 
-def variants(items, conditions, confirm: list[float],
-             configs: list[str] | None = None) -> dict[str, dict[str, dict]]:
-    """Rows for ``configs`` (and the greedy baseline), or for every cached configuration."""
+def _named(entry: dict | None) -> dict | None:
+    """A transcript decoded before the app spelled its own name, as the app now gives it."""
+    from app.engines.stt.names import fix_name
+
+    if entry is None:
+        return None
+    texts = list(dict.fromkeys(fix_name(t) for t in entry["alternatives"] or [entry["text"]]))
+    return {**entry, "text": fix_name(entry["text"]), "alternatives": texts}
+
+
+def variants(items, conditions, confirm: list[float], configs: list[str] | None = None,
+             names: bool = False) -> dict[str, dict[str, dict]]:
+    """Rows for ``configs`` (and the greedy baseline), or for every cached configuration;
+    ``names``: also each one with the app's name spelling applied to its cached transcripts."""
     chosen = CONFIGS if configs is None else [BASELINE, *(c for c in configs if c != BASELINE)]
     caches = {c: load_cache(c) for c in chosen}
     judges = {c: Judge(c) for c in confirm}
@@ -182,6 +205,10 @@ def variants(items, conditions, confirm: list[float],
             out[config] = score(first_judge, items, conditions, get, False)
             for below, judge in judges.items():
                 out[f"{config}, app (ask below {below})"] = score(judge, items, conditions, get, True)
+            if names:   # the app's name spelling (app/engines/stt/names.py) on these transcripts
+                out[f"{config} + name fix, app (ask below {confirm[0]})"] = score(
+                    first_judge, items, conditions, lambda u, v, cond, get=get: _named(get(u, v, cond)),
+                    True)
         first, second = caches.get(CASCADE_FIRST, {}), caches.get(CASCADE_SECOND, {})
         if first and second:
             for below in (0.4, 0.5, CASCADE_MAX):
@@ -228,6 +255,9 @@ def main() -> int:
     ap.add_argument("--score-only", action="store_true", help="score the cached transcripts")
     ap.add_argument("--confirm", default=str(CONFIRM_BELOW),
                     help="'Did you mean' thresholds to score the app with, e.g. 0.6,0.7")
+    ap.add_argument("--names", action="store_true",
+                    help="also score each configuration with the app's spelling of its own name "
+                         "applied to cached transcripts (decoded before it was in the app)")
     ap.add_argument("--out", type=Path, help="write the table (markdown) here too")
     args = ap.parse_args()
     conditions = args.conditions.split(",")
@@ -245,7 +275,7 @@ def main() -> int:
     t0 = time.monotonic()
     configs = args.configs.split(",") if args.configs else None
     table = report(variants(items, conditions, [float(c) for c in args.confirm.split(",")],
-                            configs), conditions, len(items))
+                            configs, args.names), conditions, len(items))
     print(f"scored in {time.monotonic() - t0:.1f} s", flush=True)
     print(table)
     if args.out:

@@ -5,7 +5,8 @@ decoded straight through CTranslate2 (greedy, or a beam returning the n best hyp
 confidence), optionally conditioned on a prompt of expected words, no conditioning on earlier
 text, no timestamps. Silero VAD (shipped inside faster-whisper) trims the silence around the
 utterance; when it finds no speech at all the clip is decoded whole, so a clipped one-word command
-("stop") is not thrown away. Silent or too-short audio gives an empty transcript.
+("stop") is not thrown away. Silent or too-short audio gives an empty transcript. English text
+has the assistant's own name spelled as such where it was said to it (stt/names.py).
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from app.engines.protocol import Transcript
+from app.engines.stt.names import fix_name
 from app.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -55,11 +57,13 @@ def resolve_device(device: str = "auto", compute_type: str = "auto") -> tuple[st
 class WhisperStt:
     """``beam_size``/``nbest``: beam search width and how many hypotheses come back as
     ``alternatives`` (n-best needs a beam at least that wide); ``pad_ms``: speech kept around what
-    the VAD marks as speech. ``transcribe(prompt=...)`` conditions the decoder on expected words."""
+    the VAD marks as speech; ``spell_name``: English transcripts write the assistant's name as
+    "Kaytoo" where it was said and heard as something near it (stt/names.py).
+    ``transcribe(prompt=...)`` conditions the decoder on expected words."""
 
     def __init__(self, model_dir: Path, device: str = "auto", compute_type: str = "auto",
                  vad: bool = True, beam_size: int = 1, cpu_threads: int = 0, nbest: int = 1,
-                 pad_ms: int = 250, window_s: float | None = None):
+                 pad_ms: int = 250, window_s: float | None = None, spell_name: bool = True):
         self.model_dir = Path(model_dir)
         self.device = device
         self.compute_type = compute_type
@@ -68,6 +72,7 @@ class WhisperStt:
         self.nbest = nbest
         self.pad_ms = pad_ms
         self.window_s = window_s
+        self.spell_name = spell_name
         self.cpu_threads = cpu_threads
         self.load_s: float | None = None
         self.decodes = 0        # decoder runs so far (incremental decoding counts on it)
@@ -141,6 +146,8 @@ class WhisperStt:
                 texts, confidence, lang = self._decode_window(speech, lang, prompt)
             else:
                 texts, confidence, lang = self._decode_long(speech, lang, prompt)
+        if self.spell_name and lang == "en":   # the assistant's name as spelled (stt/names.py)
+            texts = list(dict.fromkeys(fix_name(t) for t in texts))
         return Transcript(texts[0], lang, seconds, time.perf_counter() - t0,
                           alternatives=texts, confidence=confidence)
 
