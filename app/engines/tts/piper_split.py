@@ -1,0 +1,142 @@
+"""Piper's VITS graph in two, so a sentence's first audio comes before its whole decode.
+
+A Piper voice is one ONNX graph: phoneme ids -> text encoder, durations, flow -> latent frames
+z -> the HiFi-GAN-like decoder (``/dec/...`` nodes, about two thirds of the time) -> audio, 256
+samples per frame. Split at the tensor the decoder reads, the encoder runs once per sentence and
+the decoder over windows of z, each with CONTEXT frames either side whose samples are dropped:
+its convolutions see at most 12 frames either way (bench/bench_piper_session.py: from 12 frames
+on, windows match the whole decode within 1e-6), so the windows join into the same audio.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+CONTEXT = 16       # frames either side of a window (12 are enough; 4 to spare)
+FIRST_WINDOW = 24  # frames (~0.28 s): the first audio comes after the encoder and this much
+MAX_WINDOW = 192   # frames: windows double up to this (~2.2 s), so cancel is seen within one
+
+
+class Unsplittable(Exception):
+    """The graph is not laid out as a Piper VITS export: the whole-sentence path serves."""
+
+
+@dataclass
+class SplitVoice:
+    encoder: object   # onnxruntime.InferenceSession: input, input_lengths, scales -> z
+    decoder: object   # onnxruntime.InferenceSession: z -> audio
+    latent: str       # the decoder's input name
+
+    def latents(self, phoneme_ids: list[int], scales: np.ndarray) -> np.ndarray:
+        """z for one sentence, shape (1, channels, frames)."""
+        ids = np.array([phoneme_ids], dtype=np.int64)
+        args = {"input": ids, "input_lengths": np.array([ids.shape[1]], dtype=np.int64), "scales": scales}
+        return self.encoder.run(None, args)[0]
+
+    def decode(self, z: np.ndarray, start: int, end: int) -> np.ndarray:
+        """Audio of frames start..end of z, decoded with CONTEXT frames either side."""
+        a, b = max(0, start - CONTEXT), min(z.shape[2], end + CONTEXT)
+        audio = self.decoder.run(None, {self.latent: z[:, :, a:b]})[0].reshape(-1)
+        hop = len(audio) // (b - a)
+        return audio[(start - a) * hop:(end - a) * hop]
+
+    def windows(self, z: np.ndarray, run: threading.Lock,
+                cancel: threading.Event | None = None) -> Iterator[np.ndarray]:
+        """Raw audio of z window by window (small first, doubling), each decoded under ``run``;
+        stops before the next window once ``cancel`` is set."""
+        start, size, frames = 0, FIRST_WINDOW, z.shape[2]
+        while start < frames and not (cancel is not None and cancel.is_set()):
+            end = min(frames, start + size)
+            if frames - end < FIRST_WINDOW // 2:  # no sliver of a last window
+                end = frames
+            with run:
+                audio = self.decode(z, start, end)
+            yield audio
+            start, size = end, min(2 * size, MAX_WINDOW)
+
+
+def split(onnx_path: Path, session_options, cache_dir: Path | None = None) -> SplitVoice:
+    """The voice as encoder and decoder sessions; Unsplittable if its graph is not as expected.
+
+    With ``cache_dir`` the two graphs are written there once (by a child process: reading and
+    cutting the graph in the engine would leave it ~85 MB larger for good) and loaded from
+    there; without, they are cut in this process (tests, benchmarks)."""
+    import onnxruntime
+
+    if cache_dir is None:
+        models = [m.SerializeToString() for m in _extract(onnx_path)]
+    else:
+        models = [str(p) for p in _cached(onnx_path, Path(cache_dir))]
+    try:
+        encoder, decoder = (onnxruntime.InferenceSession(m, sess_options=session_options,
+                                                         providers=["CPUExecutionProvider"])
+                            for m in models)
+    except Exception as e:
+        raise Unsplittable(f"the split graph could not be loaded ({e})") from e
+    return SplitVoice(encoder, decoder, decoder.get_inputs()[0].name)
+
+
+def _extract(onnx_path: Path) -> tuple:
+    """The encoder and decoder graphs (onnx ModelProtos) of a Piper voice."""
+    import onnx
+    from onnx.utils import Extractor
+
+    try:
+        model = onnx.load(str(onnx_path))
+    except Exception as e:
+        raise Unsplittable(f"the graph could not be read ({e})") from e
+    graph = model.graph
+    inputs = [i.name for i in graph.input]
+    if sorted(inputs) != ["input", "input_lengths", "scales"]:
+        raise Unsplittable(f"inputs {inputs}")  # e.g. a multi-speaker voice: its decoder needs sid
+    latent = _decoder_input(graph)
+    try:
+        extractor = Extractor(model)
+        return extractor.extract_model(inputs, [latent]), extractor.extract_model([latent], [graph.output[0].name])
+    except Exception as e:
+        raise Unsplittable(f"the graph could not be split ({e})") from e
+
+
+def _decoder_input(graph) -> str:
+    """The one tensor from outside the ``/dec/`` nodes that they read (weights aside)."""
+    weights = {i.name for i in graph.initializer}
+    dec = [n for n in graph.node if n.name.startswith("/dec/")]
+    inside = {o for n in dec for o in n.output}
+    outside = {i for n in dec for i in n.input if i and i not in weights and i not in inside}
+    if len(outside) != 1:
+        raise Unsplittable(f"the decoder reads {sorted(outside) or 'nothing'}")
+    return outside.pop()
+
+
+def _cached(onnx_path: Path, cache_dir: Path) -> tuple[Path, Path]:
+    """The split graphs' files, written first if this version of the voice file has none."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    st = onnx_path.stat()
+    key = f"{onnx_path.stem}-{st.st_size}-{st.st_mtime_ns}"
+    files = cache_dir / f"{key}.encoder.onnx", cache_dir / f"{key}.decoder.onnx"
+    if all(f.is_file() for f in files):
+        return files
+    try:
+        with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as child:
+            child.submit(_write_split, onnx_path, *files).result()
+    except Unsplittable:
+        raise
+    except Exception as e:  # the child died or could not write
+        raise Unsplittable(f"the split graph could not be written ({e})") from e
+    for old in cache_dir.glob(f"{onnx_path.stem}-*.onnx"):  # an earlier version of the voice file
+        if old not in files:
+            old.unlink(missing_ok=True)
+    return files
+
+
+def _write_split(onnx_path: Path, encoder_file: Path, decoder_file: Path) -> None:
+    from app.atomic import write_bytes
+
+    for model, path in zip(_extract(onnx_path), (encoder_file, decoder_file)):
+        write_bytes(path, model.SerializeToString())
