@@ -98,11 +98,11 @@ class PiperBackend(TtsBackend):
             self._voice = voice
 
     def _calibrate(self, voice) -> float:
-        """Peak of the raw output on CALIBRATION without noise (so the same at every load)."""
+        """The decoder's context for this voice (piper_split.fit_context) and the peak of the
+        raw output on CALIBRATION, both without noise (so the same at every load)."""
         scales = np.array([0.0, voice.config.length_scale, 0.0], dtype=np.float32)
         z = self._split.latents(voice.phonemes_to_ids(voice.phonemize(CALIBRATION)[0]), scales)
-        audio = np.concatenate(list(self._split.windows(z, self._run)))
-        return max(float(np.max(np.abs(audio))), 1e-3)
+        return max(float(np.max(np.abs(self._split.fit_context(z, self._run)))), 1e-3)
 
     @property
     def sample_rate(self) -> int:

@@ -3,9 +3,10 @@
 A Piper voice is one ONNX graph: phoneme ids -> text encoder, durations, flow -> latent frames
 z -> the HiFi-GAN-like decoder (``/dec/...`` nodes, about two thirds of the time) -> audio, 256
 samples per frame. Split at the tensor the decoder reads, the encoder runs once per sentence and
-the decoder over windows of z, each with CONTEXT frames either side whose samples are dropped:
-its convolutions see at most 12 frames either way (bench/bench_piper_session.py: from 12 frames
-on, windows match the whole decode within 1e-6), so the windows join into the same audio.
+the decoder over windows of z, each with context frames either side whose samples are dropped.
+The decoder's convolutions see a bounded number of frames either way (the bundled medium voice:
+12; with 8 windows differ by 1e-3, with 12 by 5e-7, bench/bench_piper_windows.py), so the
+windows join into the same audio. The context is found per voice at load (fit_context).
 """
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from typing import Iterator
 
 import numpy as np
 
-CONTEXT = 16       # frames either side of a window (12 are enough; 4 to spare)
+CONTEXTS = (12, 24, 48)  # context frames tried either side of a window, smallest first
+TOLERANCE = 1e-4         # windows vs the whole decode, on a [-1, 1] scale
 FIRST_WINDOW = 24  # frames (~0.28 s): the first audio comes after the encoder and this much
 MAX_WINDOW = 192   # frames: windows double up to this (~2.2 s), so cancel is seen within one
 
@@ -30,6 +32,7 @@ class SplitVoice:
     encoder: object   # onnxruntime.InferenceSession: input, input_lengths, scales -> z
     decoder: object   # onnxruntime.InferenceSession: z -> audio
     latent: str       # the decoder's input name
+    context: int = CONTEXTS[0]  # frames decoded either side of a window and dropped
 
     def latents(self, phoneme_ids: list[int], scales: np.ndarray) -> np.ndarray:
         """z for one sentence, shape (1, channels, frames)."""
@@ -38,8 +41,8 @@ class SplitVoice:
         return self.encoder.run(None, args)[0]
 
     def decode(self, z: np.ndarray, start: int, end: int) -> np.ndarray:
-        """Audio of frames start..end of z, decoded with CONTEXT frames either side."""
-        a, b = max(0, start - CONTEXT), min(z.shape[2], end + CONTEXT)
+        """Audio of frames start..end of z, decoded with ``context`` frames either side."""
+        a, b = max(0, start - self.context), min(z.shape[2], end + self.context)
         audio = self.decoder.run(None, {self.latent: z[:, :, a:b]})[0].reshape(-1)
         hop = len(audio) // (b - a)
         return audio[(start - a) * hop:(end - a) * hop]
@@ -57,6 +60,18 @@ class SplitVoice:
                 audio = self.decode(z, start, end)
             yield audio
             start, size = end, min(2 * size, MAX_WINDOW)
+
+    def fit_context(self, z: np.ndarray, run: threading.Lock) -> np.ndarray:
+        """Set ``context`` to the smallest of CONTEXTS whose windows give the whole decode of z
+        (a sentence long enough for three windows); returns that audio."""
+        with run:
+            whole = self.decoder.run(None, {self.latent: z})[0].reshape(-1)
+        for context in CONTEXTS:
+            self.context = context
+            joined = np.concatenate(list(self.windows(z, run)))
+            if joined.shape == whole.shape and float(np.max(np.abs(joined - whole))) < TOLERANCE:
+                return whole
+        raise Unsplittable(f"windows differ from the whole decode even with {self.context} frames of context")
 
 
 def split(onnx_path: Path, session_options, cache_dir: Path | None = None) -> SplitVoice:
