@@ -11,6 +11,9 @@ third-party wyoming-bench package's own clients (measure_once, measure_stt_once)
 - RSS of the servers while 8 clients speak and listen at once;
 - HTTP speech (`--http`, wav) first audio byte, against Kaytoo's own Wyoming streaming figure.
 
+Kaytoo's Piper voice is decoded in windows (tts/piper_split), as after the engine's first start:
+the bench writes the split graphs into the engine's cache before starting it.
+
 Nothing is installed at run time. The peers live in a separate venv (their pins differ):
     python3 -m venv /work/wt/peers-venv
     /work/wt/peers-venv/bin/pip install wyoming-piper wyoming-faster-whisper
@@ -48,6 +51,7 @@ from wyoming_bench.tts.client import measure_once  # noqa: E402
 from app import paths as paths_mod  # noqa: E402
 from app.engines.core import STT_NBEST  # noqa: E402
 from app.engines.models import ModelStore  # noqa: E402
+from app.engines.tts import piper_split  # noqa: E402
 from app.engines.tts.piper import VOICE_NAME, bundled_voice  # noqa: E402
 from app.settings import Settings, save  # noqa: E402
 
@@ -141,6 +145,8 @@ def start_servers(venv: Path, model_dir: Path, onnx: Path) -> dict:
     s.tts.deadlines = {**s.tts.deadlines, "piper": 120.0}  # cuts in under load (as the peer has none)
     s.stt.model = "tiny.en"
     save(paths_mod.resolve().ensure().settings_file, s)
+    # The engine as after its first start, which cuts the voice's graph for windowed decoding.
+    piper_split.write_cache(onnx, paths_mod.resolve().cache / "piper")
     procs = {
         "piper": subprocess.Popen([str(py), "-m", "wyoming_piper", "--voice", VOICE_NAME, "--data-dir",
                                    str(data), "--uri", f"tcp://127.0.0.1:{p['piper']}"],

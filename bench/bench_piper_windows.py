@@ -8,6 +8,7 @@ and the level against Piper's per-sentence normalisation.
 from __future__ import annotations
 
 import os
+import shutil
 import statistics
 import sys
 import threading
@@ -58,8 +59,13 @@ def main() -> None:
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 20
     from piper import SynthesisConfig
 
-    windowed = PiperBackend()
+    import tempfile
+
+    cache = Path(tempfile.mkdtemp(prefix="kaytoo-piper-split-"))
+    piper_split.write_cache(bundled_voice(), cache)
+    windowed = PiperBackend(cache_dir=cache)
     windowed.load()
+    shutil.rmtree(cache)  # the sessions are loaded
     whole = _load_voice(bundled_voice())
     config = SynthesisConfig(volume=HEADROOM)
     receptive_field(whole, windowed._split)

@@ -5,7 +5,9 @@ a venv, a user install or a frozen app alike. Piper itself gives one audio chunk
 after the whole sentence's inference. Here the voice's graph is split (piper_split): the encoder
 runs once per sentence and the decoder (two thirds of the time) over windows of ~0.28 s, then
 doubling, so a sentence's first audio comes after the encoder and one short window; ``cancel``
-is honoured between windows. A voice whose graph does not split is spoken whole, as Piper does.
+is honoured between windows. The two graphs are cut once per voice file into the cache folder;
+until then (the first start: cutting takes a few seconds) and for a voice whose graph does not
+split, sentences are spoken whole, as Piper does.
 
 Level: Piper scales each sentence to full scale, which needs the whole sentence first. The
 windows get a fixed gain instead, HEADROOM over the voice's peak on a calibration sentence at
@@ -47,10 +49,10 @@ class PiperBackend(TtsBackend):
 
     def __init__(self, voice_onnx: Path | None = None, cache_dir: Path | None = None):
         self._voice_onnx = Path(voice_onnx) if voice_onnx is not None else None
-        self._cache_dir = cache_dir  # where the split graphs are kept (piper_split.split)
+        self._cache_dir = cache_dir  # where the split graphs are kept (piper_split.cache_files)
         self._voice = None
         self._split = None    # piper_split.SplitVoice, or None: whole sentences through Piper
-        self._peak = 1.0      # the voice's calibration peak (raw model output)
+        self.split_tried = threading.Event()  # set once windows are in use or known not to be
         self._rate = 22050
         self._lock = threading.Lock()
         # One synthesis at a time: concurrent runs only share the same cores, and each one holds
@@ -82,27 +84,52 @@ class PiperBackend(TtsBackend):
             onnx = self.voice_onnx
             from app.engines.tts import piper_split
 
+            files = piper_split.cache_files(onnx, self._cache_dir) if self._cache_dir else None
             try:
-                try:
-                    self._split = piper_split.split(onnx, ort_session_options(arena=True), self._cache_dir)
-                    voice = _load_voice(onnx, session=False)
-                    self._peak = self._calibrate(voice)
-                except piper_split.Unsplittable as e:
-                    log.info("Piper voice %s is spoken whole sentences at a time: %s", onnx.name, e)
-                    self._split = None
-                    voice = _load_voice(onnx)
+                if files and all(f.is_file() for f in files) and self._use_split(onnx, files):
+                    return
+                voice = _load_voice(onnx)
             except Exception as e:  # a corrupt model or onnxruntime failure: the tier cannot serve
-                self._split = None
                 raise TierUnavailable(f"the Piper voice {onnx.name} could not be loaded ({e})") from e
             self._rate = int(voice.config.sample_rate)
             self._voice = voice
+            if files and not all(f.is_file() for f in files):
+                # The first start with this voice speaks whole sentences meanwhile.
+                threading.Thread(target=self._split_later, args=(onnx, files), name="piper-split",
+                                 daemon=True).start()
+            else:
+                self.split_tried.set()
 
-    def _calibrate(self, voice) -> float:
-        """The decoder's context for this voice (piper_split.fit_context) and the peak of the
-        raw output on CALIBRATION, both without noise (so the same at every load)."""
-        scales = np.array([0.0, voice.config.length_scale, 0.0], dtype=np.float32)
-        z = self._split.latents(voice.phonemes_to_ids(voice.phonemize(CALIBRATION)[0]), scales)
-        return max(float(np.max(np.abs(self._split.fit_context(z, self._run)))), 1e-3)
+    def _use_split(self, onnx: Path, files: tuple[Path, Path]) -> bool:
+        """Speak in windows from now on; False (logged) if this voice's graph cannot."""
+        from app.engines.tts import piper_split
+
+        try:
+            parts = piper_split.split(files, ort_session_options(arena=True))
+            voice = _load_voice(onnx, session=False)
+            parts.calibrate(voice.phonemes_to_ids(voice.phonemize(CALIBRATION)[0]),
+                            voice.config.length_scale, self._run)
+        except piper_split.Unsplittable as e:
+            log.info("Piper voice %s is spoken whole sentences at a time: %s", onnx.name, e)
+            return False
+        self._rate = int(voice.config.sample_rate)
+        # In this order: a stream starting meanwhile gets windows with the old voice's phonemizer,
+        # never the session-less voice without windows; one under way keeps what it started with.
+        self._split = parts
+        self._voice = voice
+        self.split_tried.set()
+        return True
+
+    def _split_later(self, onnx: Path, files: tuple[Path, Path]) -> None:
+        from app.engines.tts import piper_split
+
+        try:
+            piper_split.write_cache(onnx, self._cache_dir)
+            self._use_split(onnx, files)
+        except Exception as e:  # Unsplittable, or the cache cannot be written: stay whole
+            log.info("Piper voice %s is spoken whole sentences at a time: %s", onnx.name, e)
+        finally:
+            self.split_tried.set()
 
     @property
     def sample_rate(self) -> int:
@@ -117,11 +144,12 @@ class PiperBackend(TtsBackend):
             raise ValueError(f"speed must be positive, got {speed}")
         # Piper's length_scale is a duration factor: faster speech is a shorter phoneme length.
         length_scale = self._voice.config.length_scale / speed
-        if self._split is not None:
-            yield from self._windows(sentence, length_scale, cancel)
+        voice, parts = self._voice, self._split
+        if parts is not None:
+            yield from self._windows(voice, parts, sentence, length_scale, cancel)
             return
         config = SynthesisConfig(length_scale=length_scale, volume=HEADROOM)
-        chunks = iter(self._voice.synthesize(sentence, syn_config=config))
+        chunks = iter(voice.synthesize(sentence, syn_config=config))
         while cancel is None or not cancel.is_set():
             with self._run:
                 chunk = next(chunks, None)  # synthesizes the next sentence: the slow part
@@ -129,20 +157,20 @@ class PiperBackend(TtsBackend):
                 return
             yield chunk.audio_float_array.astype(np.float32, copy=False)
 
-    def _windows(self, text: str, length_scale: float,
+    def _windows(self, voice, parts, text: str, length_scale: float,
                  cancel: threading.Event | None) -> Iterator[np.ndarray]:
         """Each sentence of ``text``: the encoder, then the decoder window by window."""
-        c = self._voice.config
+        c = voice.config
         scales = np.array([c.noise_scale, length_scale, c.noise_w_scale], dtype=np.float32)
         with self._run:  # espeak-ng's phonemizer is not made for concurrent calls
-            sentences = [p for p in self._voice.phonemize(text) if p]
+            sentences = [p for p in voice.phonemize(text) if p]
         for phonemes in sentences:
             if cancel is not None and cancel.is_set():
                 return
             with self._run:
-                z = self._split.latents(self._voice.phonemes_to_ids(phonemes), scales)
-            peak = self._peak
-            for audio in self._split.windows(z, self._run, cancel):
+                z = parts.latents(voice.phonemes_to_ids(phonemes), scales)
+            peak = parts.peak
+            for audio in parts.windows(z, self._run, cancel):
                 if cancel is not None and cancel.is_set():
                     return
                 peak = max(peak, float(np.max(np.abs(audio))))

@@ -33,6 +33,7 @@ class SplitVoice:
     decoder: object   # onnxruntime.InferenceSession: z -> audio
     latent: str       # the decoder's input name
     context: int = CONTEXTS[0]  # frames decoded either side of a window and dropped
+    peak: float = 1.0           # the raw output's peak on the calibration sentence
 
     def latents(self, phoneme_ids: list[int], scales: np.ndarray) -> np.ndarray:
         """z for one sentence, shape (1, channels, frames)."""
@@ -61,9 +62,17 @@ class SplitVoice:
             yield audio
             start, size = end, min(2 * size, MAX_WINDOW)
 
+    def calibrate(self, phoneme_ids: list[int], length_scale: float, run: threading.Lock) -> None:
+        """Without noise (so the same at every load), on a sentence long enough for three
+        windows: ``context``, the smallest of CONTEXTS whose windows give the whole decode,
+        and ``peak``, that decode's peak."""
+        with run:
+            z = self.latents(phoneme_ids, np.array([0.0, length_scale, 0.0], dtype=np.float32))
+        self.peak = max(float(np.max(np.abs(self.fit_context(z, run)))), 1e-3)
+
     def fit_context(self, z: np.ndarray, run: threading.Lock) -> np.ndarray:
-        """Set ``context`` to the smallest of CONTEXTS whose windows give the whole decode of z
-        (a sentence long enough for three windows); returns that audio."""
+        """Set ``context`` to the smallest of CONTEXTS whose windows give the whole decode of z;
+        returns that decode."""
         with run:
             whole = self.decoder.run(None, {self.latent: z})[0].reshape(-1)
         for context in CONTEXTS:
@@ -74,22 +83,38 @@ class SplitVoice:
         raise Unsplittable(f"windows differ from the whole decode even with {self.context} frames of context")
 
 
-def split(onnx_path: Path, session_options, cache_dir: Path | None = None) -> SplitVoice:
-    """The voice as encoder and decoder sessions; Unsplittable if its graph is not as expected.
+def cache_files(onnx_path: Path, cache_dir: Path) -> tuple[Path, Path]:
+    """Where the split graphs of this version of the voice file are kept."""
+    st = onnx_path.stat()
+    key = f"{onnx_path.stem}-{st.st_size}-{st.st_mtime_ns}"
+    return Path(cache_dir) / f"{key}.encoder.onnx", Path(cache_dir) / f"{key}.decoder.onnx"
 
-    With ``cache_dir`` the two graphs are written there once (by a child process: reading and
-    cutting the graph in the engine would leave it ~85 MB larger for good) and loaded from
-    there; without, they are cut in this process (tests, benchmarks)."""
+
+def write_cache(onnx_path: Path, cache_dir: Path) -> None:
+    """Cut the voice's graph and write both parts (atomically; older versions' parts go).
+    Reading the graph takes ~4x the file in memory, handed back to the system afterwards."""
+    from app.atomic import write_bytes
+    from app.engines.threads import trim_heap
+
+    files = cache_files(onnx_path, cache_dir)
+    try:
+        for model, path in zip(_extract(onnx_path), files):
+            write_bytes(path, model.SerializeToString())
+    finally:
+        trim_heap()
+    for old in Path(cache_dir).glob(f"{onnx_path.stem}-*.onnx"):
+        if old not in files:
+            old.unlink(missing_ok=True)
+
+
+def split(files: tuple[Path, Path], session_options) -> SplitVoice:
+    """Encoder and decoder sessions from the cached parts (cache_files, write_cache)."""
     import onnxruntime
 
-    if cache_dir is None:
-        models = [m.SerializeToString() for m in _extract(onnx_path)]
-    else:
-        models = [str(p) for p in _cached(onnx_path, Path(cache_dir))]
     try:
-        encoder, decoder = (onnxruntime.InferenceSession(m, sess_options=session_options,
+        encoder, decoder = (onnxruntime.InferenceSession(str(f), sess_options=session_options,
                                                          providers=["CPUExecutionProvider"])
-                            for m in models)
+                            for f in files)
     except Exception as e:
         raise Unsplittable(f"the split graph could not be loaded ({e})") from e
     return SplitVoice(encoder, decoder, decoder.get_inputs()[0].name)
@@ -125,33 +150,3 @@ def _decoder_input(graph) -> str:
     if len(outside) != 1:
         raise Unsplittable(f"the decoder reads {sorted(outside) or 'nothing'}")
     return outside.pop()
-
-
-def _cached(onnx_path: Path, cache_dir: Path) -> tuple[Path, Path]:
-    """The split graphs' files, written first if this version of the voice file has none."""
-    from concurrent.futures import ProcessPoolExecutor
-    from multiprocessing import get_context
-
-    st = onnx_path.stat()
-    key = f"{onnx_path.stem}-{st.st_size}-{st.st_mtime_ns}"
-    files = cache_dir / f"{key}.encoder.onnx", cache_dir / f"{key}.decoder.onnx"
-    if all(f.is_file() for f in files):
-        return files
-    try:
-        with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as child:
-            child.submit(_write_split, onnx_path, *files).result()
-    except Unsplittable:
-        raise
-    except Exception as e:  # the child died or could not write
-        raise Unsplittable(f"the split graph could not be written ({e})") from e
-    for old in cache_dir.glob(f"{onnx_path.stem}-*.onnx"):  # an earlier version of the voice file
-        if old not in files:
-            old.unlink(missing_ok=True)
-    return files
-
-
-def _write_split(onnx_path: Path, encoder_file: Path, decoder_file: Path) -> None:
-    from app.atomic import write_bytes
-
-    for model, path in zip(_extract(onnx_path), (encoder_file, decoder_file)):
-        write_bytes(path, model.SerializeToString())
