@@ -30,7 +30,7 @@ def split_cache(tmp_path_factory):
 def piper(split_cache) -> PiperBackend:
     backend = PiperBackend(cache_dir=split_cache)
     backend.load()
-    assert backend.split_tried.is_set()
+    assert backend.cutting is None  # the graphs were there
     return backend
 
 
@@ -104,19 +104,19 @@ def test_windows_join_into_the_whole_sentences_audio(split_cache):
     assert np.max(np.abs(joined - whole)) < 1e-4
 
 
-def test_the_first_start_speaks_whole_sentences_while_the_graph_is_cut(tmp_path):
+def test_the_first_start_speaks_whole_sentences_and_cuts_the_graph_for_the_next(tmp_path):
     text, long = "Shields are up. Engines are ready.", "The weather today is sunny and warm, so take a hat."
     first = PiperBackend(cache_dir=tmp_path)
     first.load()
-    assert len(_say(first, text)) == 2 or first.split_tried.is_set()  # whole, unless already cut
-    assert first.split_tried.wait(300)
+    assert len(_say(first, text)) == 2  # one chunk per sentence, as Piper gives them
+    first.cutting.join(300)
+    assert first.cutting.exitcode == 0
     files = piper_split.cache_files(bundled_voice(), tmp_path)
     assert all(f.is_file() for f in files) and len(list(tmp_path.iterdir())) == 2
-    assert len(_say(first, long)[0]) == piper_split.FIRST_WINDOW * 256  # windows from now on
     written = [f.stat().st_mtime_ns for f in files]
     again = PiperBackend(cache_dir=tmp_path)
     again.load()  # the next start: windows at once, from the cached graphs
-    assert again.split_tried.is_set() and [f.stat().st_mtime_ns for f in files] == written
+    assert again.cutting is None and [f.stat().st_mtime_ns for f in files] == written
     assert len(_say(again, long)[0]) == piper_split.FIRST_WINDOW * 256
 
 
@@ -133,7 +133,10 @@ def test_a_voice_whose_graph_does_not_split_speaks_whole_sentences(tmp_path, hea
         piper_split.write_cache(onnx_file, tmp_path / "cache")
     backend = PiperBackend(onnx_file, cache_dir=tmp_path / "cache")
     backend.load()
-    assert backend.split_tried.wait(300)
+    backend.cutting.join(300)
+    assert backend.cutting.exitcode == 1 and not list((tmp_path / "cache").glob("*.onnx"))
+    backend = PiperBackend(onnx_file, cache_dir=tmp_path / "cache")  # and at the next start
+    backend.load()
     chunks = _say(backend, "The quick brown fox jumps over the lazy dog. Shields are up.")
     assert len(chunks) == 2         # one chunk per sentence, as Piper gives them
     words = set(hear(chunks[0], backend.sample_rate))

@@ -5,9 +5,9 @@ a venv, a user install or a frozen app alike. Piper itself gives one audio chunk
 after the whole sentence's inference. Here the voice's graph is split (piper_split): the encoder
 runs once per sentence and the decoder (two thirds of the time) over windows of ~0.28 s, then
 doubling, so a sentence's first audio comes after the encoder and one short window; ``cancel``
-is honoured between windows. The two graphs are cut once per voice file into the cache folder;
-until then (the first start: cutting takes a few seconds) and for a voice whose graph does not
-split, sentences are spoken whole, as Piper does.
+is honoured between windows. The two graphs are cut once per voice file into the cache folder,
+by a child process at the first start, which speaks whole sentences as Piper does (as does a
+voice whose graph does not split); every later start decodes in windows.
 
 Level: Piper scales each sentence to full scale, which needs the whole sentence first. The
 windows get a fixed gain instead, HEADROOM over the voice's peak on a calibration sentence at
@@ -52,7 +52,7 @@ class PiperBackend(TtsBackend):
         self._cache_dir = cache_dir  # where the split graphs are kept (piper_split.cache_files)
         self._voice = None
         self._split = None    # piper_split.SplitVoice, or None: whole sentences through Piper
-        self.split_tried = threading.Event()  # set once windows are in use or known not to be
+        self.cutting = None   # the child process cutting the graph at a first start, if any
         self._rate = 22050
         self._lock = threading.Lock()
         # One synthesis at a time: concurrent runs only share the same cores, and each one holds
@@ -94,14 +94,11 @@ class PiperBackend(TtsBackend):
             self._rate = int(voice.config.sample_rate)
             self._voice = voice
             if files and not all(f.is_file() for f in files):
-                # The first start with this voice speaks whole sentences meanwhile.
-                threading.Thread(target=self._split_later, args=(onnx, files), name="piper-split",
-                                 daemon=True).start()
-            else:
-                self.split_tried.set()
+                # The first start with this voice speaks whole sentences; the next one, windows.
+                self.cutting = piper_split.cut_in_background(onnx, self._cache_dir)
 
     def _use_split(self, onnx: Path, files: tuple[Path, Path]) -> bool:
-        """Speak in windows from now on; False (logged) if this voice's graph cannot."""
+        """Load the split graphs and speak in windows; False (logged) if this voice cannot."""
         from app.engines.tts import piper_split
 
         try:
@@ -113,23 +110,8 @@ class PiperBackend(TtsBackend):
             log.info("Piper voice %s is spoken whole sentences at a time: %s", onnx.name, e)
             return False
         self._rate = int(voice.config.sample_rate)
-        # In this order: a stream starting meanwhile gets windows with the old voice's phonemizer,
-        # never the session-less voice without windows; one under way keeps what it started with.
-        self._split = parts
-        self._voice = voice
-        self.split_tried.set()
+        self._voice, self._split = voice, parts
         return True
-
-    def _split_later(self, onnx: Path, files: tuple[Path, Path]) -> None:
-        from app.engines.tts import piper_split
-
-        try:
-            piper_split.write_cache(onnx, self._cache_dir)
-            self._use_split(onnx, files)
-        except Exception as e:  # Unsplittable, or the cache cannot be written: stay whole
-            log.info("Piper voice %s is spoken whole sentences at a time: %s", onnx.name, e)
-        finally:
-            self.split_tried.set()
 
     @property
     def sample_rate(self) -> int:
@@ -144,12 +126,11 @@ class PiperBackend(TtsBackend):
             raise ValueError(f"speed must be positive, got {speed}")
         # Piper's length_scale is a duration factor: faster speech is a shorter phoneme length.
         length_scale = self._voice.config.length_scale / speed
-        voice, parts = self._voice, self._split
-        if parts is not None:
-            yield from self._windows(voice, parts, sentence, length_scale, cancel)
+        if self._split is not None:
+            yield from self._windows(sentence, length_scale, cancel)
             return
         config = SynthesisConfig(length_scale=length_scale, volume=HEADROOM)
-        chunks = iter(voice.synthesize(sentence, syn_config=config))
+        chunks = iter(self._voice.synthesize(sentence, syn_config=config))
         while cancel is None or not cancel.is_set():
             with self._run:
                 chunk = next(chunks, None)  # synthesizes the next sentence: the slow part
@@ -157,9 +138,10 @@ class PiperBackend(TtsBackend):
                 return
             yield chunk.audio_float_array.astype(np.float32, copy=False)
 
-    def _windows(self, voice, parts, text: str, length_scale: float,
+    def _windows(self, text: str, length_scale: float,
                  cancel: threading.Event | None) -> Iterator[np.ndarray]:
         """Each sentence of ``text``: the encoder, then the decoder window by window."""
+        voice, parts = self._voice, self._split
         c = voice.config
         scales = np.array([c.noise_scale, length_scale, c.noise_w_scale], dtype=np.float32)
         with self._run:  # espeak-ng's phonemizer is not made for concurrent calls

@@ -10,6 +10,8 @@ windows join into the same audio. The context is found per voice at load (fit_co
 """
 from __future__ import annotations
 
+import os
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,6 +107,27 @@ def write_cache(onnx_path: Path, cache_dir: Path) -> None:
     for old in Path(cache_dir).glob(f"{onnx_path.stem}-*.onnx"):
         if old not in files:
             old.unlink(missing_ok=True)
+
+
+def cut_in_background(onnx_path: Path, cache_dir: Path):
+    """A child process at low priority that runs write_cache (in the engine's process the cut
+    holds the GIL and the cores for seconds: the first reply missed its deadline). It is a
+    daemon: it dies with the engine, leaving at most a temp file that app.leftovers sweeps."""
+    from multiprocessing import get_context
+
+    child = get_context("spawn").Process(target=_cut, args=(onnx_path, cache_dir),
+                                         name="piper-split", daemon=True)
+    child.start()
+    return child
+
+
+def _cut(onnx_path: Path, cache_dir: Path) -> None:
+    if hasattr(os, "nice"):
+        os.nice(10)
+    try:
+        write_cache(onnx_path, cache_dir)
+    except Unsplittable as e:
+        sys.exit(f"The Piper voice {onnx_path.name} is spoken whole sentences at a time: {e}")
 
 
 def split(files: tuple[Path, Path], session_options) -> SplitVoice:
