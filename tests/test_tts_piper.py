@@ -108,8 +108,9 @@ def test_the_first_start_speaks_whole_sentences_and_cuts_the_graph_for_the_next(
     text, long = "Shields are up. Engines are ready.", "The weather today is sunny and warm, so take a hat."
     first = PiperBackend(cache_dir=tmp_path)
     first.load()
+    assert first.cutting is None
     assert len(_say(first, text)) == 2  # one chunk per sentence, as Piper gives them
-    first.cutting.join(300)
+    first.cutting.join(300)  # started after that first reply
     assert first.cutting.exitcode == 0
     files = piper_split.cache_files(bundled_voice(), tmp_path)
     assert all(f.is_file() for f in files) and len(list(tmp_path.iterdir())) == 2
@@ -132,7 +133,7 @@ def test_a_voice_whose_graph_does_not_split_speaks_whole_sentences(tmp_path, hea
     with pytest.raises(piper_split.Unsplittable, match="decoder reads nothing"):
         piper_split.write_cache(onnx_file, tmp_path / "cache")
     backend = PiperBackend(onnx_file, cache_dir=tmp_path / "cache")
-    backend.load()
+    _say(backend, "Hello.")
     backend.cutting.join(300)
     assert backend.cutting.exitcode == 1 and not list((tmp_path / "cache").glob("*.onnx"))
     backend = PiperBackend(onnx_file, cache_dir=tmp_path / "cache")  # and at the next start

@@ -6,7 +6,7 @@ after the whole sentence's inference. Here the voice's graph is split (piper_spl
 runs once per sentence and the decoder (two thirds of the time) over windows of ~0.28 s, then
 doubling, so a sentence's first audio comes after the encoder and one short window; ``cancel``
 is honoured between windows. The two graphs are cut once per voice file into the cache folder,
-by a child process at the first start, which speaks whole sentences as Piper does (as does a
+by a child process after the first reply of the first start, which speaks whole sentences as Piper does (as does a
 voice whose graph does not split); every later start decodes in windows.
 
 Level: Piper scales each sentence to full scale, which needs the whole sentence first. The
@@ -52,7 +52,8 @@ class PiperBackend(TtsBackend):
         self._cache_dir = cache_dir  # where the split graphs are kept (piper_split.cache_files)
         self._voice = None
         self._split = None    # piper_split.SplitVoice, or None: whole sentences through Piper
-        self.cutting = None   # the child process cutting the graph at a first start, if any
+        self._to_cut = False  # the split graphs are missing: cut them after the first reply
+        self.cutting = None   # the child process cutting them, once started
         self._rate = 22050
         self._lock = threading.Lock()
         # One synthesis at a time: concurrent runs only share the same cores, and each one holds
@@ -93,9 +94,8 @@ class PiperBackend(TtsBackend):
                 raise TierUnavailable(f"the Piper voice {onnx.name} could not be loaded ({e})") from e
             self._rate = int(voice.config.sample_rate)
             self._voice = voice
-            if files and not all(f.is_file() for f in files):
-                # The first start with this voice speaks whole sentences; the next one, windows.
-                self.cutting = piper_split.cut_in_background(onnx, self._cache_dir)
+            # The first start with this voice speaks whole sentences; the next one, windows.
+            self._to_cut = files is not None and not all(f.is_file() for f in files)
 
     def _use_split(self, onnx: Path, files: tuple[Path, Path]) -> bool:
         """Load the split graphs and speak in windows; False (logged) if this voice cannot."""
@@ -135,8 +135,20 @@ class PiperBackend(TtsBackend):
             with self._run:
                 chunk = next(chunks, None)  # synthesizes the next sentence: the slow part
             if chunk is None or (cancel is not None and cancel.is_set()):
-                return
+                break
             yield chunk.audio_float_array.astype(np.float32, copy=False)
+        self._cut_once()
+
+    def _cut_once(self) -> None:
+        """Start cutting the graph for the next start, once, after a reply: at start-up the
+        child's CPU made the first reply miss Piper's deadline on a busy machine."""
+        with self._lock:
+            if not self._to_cut:
+                return
+            self._to_cut = False
+            from app.engines.tts import piper_split
+
+            self.cutting = piper_split.cut_in_background(self.voice_onnx, self._cache_dir)
 
     def _windows(self, text: str, length_scale: float,
                  cancel: threading.Event | None) -> Iterator[np.ndarray]:

@@ -111,8 +111,8 @@ def write_cache(onnx_path: Path, cache_dir: Path) -> None:
 
 def cut_in_background(onnx_path: Path, cache_dir: Path):
     """A child process at low priority that runs write_cache (in the engine's process the cut
-    holds the GIL and the cores for seconds: the first reply missed its deadline). It is a
-    daemon: it dies with the engine, leaving at most a temp file that app.leftovers sweeps."""
+    holds the GIL for seconds, and leaves the heap larger). It is a daemon: it dies with the
+    engine, leaving at most a temp file that app.leftovers sweeps."""
     from multiprocessing import get_context
 
     child = get_context("spawn").Process(target=_cut, args=(onnx_path, cache_dir),
