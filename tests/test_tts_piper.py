@@ -119,6 +119,11 @@ def test_the_first_start_speaks_whole_sentences_and_cuts_the_graph_for_the_next(
     again.load()  # the next start: windows at once, from the cached graphs
     assert again.cutting is None and [f.stat().st_mtime_ns for f in files] == written
     assert len(_say(again, long)[0]) == piper_split.FIRST_WINDOW * 256
+    files[1].write_bytes(files[1].read_bytes()[:1000])  # a damaged cache: whole sentences, cut again
+    damaged = PiperBackend(cache_dir=tmp_path)
+    assert len(_say(damaged, text)) == 2 and not files[1].exists()
+    damaged.cutting.join(300)
+    assert damaged.cutting.exitcode == 0 and all(f.is_file() for f in files)
 
 
 def test_a_voice_whose_graph_does_not_split_speaks_whole_sentences(tmp_path, hear):

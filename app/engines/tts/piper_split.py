@@ -139,6 +139,8 @@ def split(files: tuple[Path, Path], session_options) -> SplitVoice:
                                                          providers=["CPUExecutionProvider"])
                             for f in files)
     except Exception as e:
+        for f in files:  # damaged: cut again at the next start
+            f.unlink(missing_ok=True)
         raise Unsplittable(f"the split graph could not be loaded ({e})") from e
     return SplitVoice(encoder, decoder, decoder.get_inputs()[0].name)
 
