@@ -140,8 +140,8 @@ class PiperBackend(TtsBackend):
         self._cut_once()
 
     def _cut_once(self) -> None:
-        """Start cutting the graph for the next start, once, after a reply: at start-up the
-        child's CPU made the first reply miss Piper's deadline on a busy machine."""
+        """Start cutting the graph for the next start, once, after a reply, so that start-up
+        and the first reply do not share the cores with it."""
         with self._lock:
             if not self._to_cut:
                 return
