@@ -11,10 +11,13 @@ third-party wyoming-bench package's own clients (measure_once, measure_stt_once)
 - RSS of the servers while 8 clients speak and listen at once;
 - HTTP speech (`--http`, wav) first audio byte, against Kaytoo's own Wyoming streaming figure.
 
+Kaytoo's Piper voice is decoded in windows (tts/piper_split), as after the engine's first start:
+the bench writes the split graphs into the engine's cache before starting it.
+
 Nothing is installed at run time. The peers live in a separate venv (their pins differ):
     python3 -m venv /work/wt/peers-venv
     /work/wt/peers-venv/bin/pip install wyoming-piper wyoming-faster-whisper
-    .venv/bin/python bench/bench_peers.py [ROUNDS] [--venv DIR]
+    .venv/bin/python bench/bench_peers.py [ROUNDS] [--venv DIR] [--tts-only]
 """
 from __future__ import annotations
 
@@ -48,6 +51,7 @@ from wyoming_bench.tts.client import measure_once  # noqa: E402
 from app import paths as paths_mod  # noqa: E402
 from app.engines.core import STT_NBEST  # noqa: E402
 from app.engines.models import ModelStore  # noqa: E402
+from app.engines.tts import piper_split  # noqa: E402
 from app.engines.tts.piper import VOICE_NAME, bundled_voice  # noqa: E402
 from app.settings import Settings, save  # noqa: E402
 
@@ -141,6 +145,8 @@ def start_servers(venv: Path, model_dir: Path, onnx: Path) -> dict:
     s.tts.deadlines = {**s.tts.deadlines, "piper": 120.0}  # cuts in under load (as the peer has none)
     s.stt.model = "tiny.en"
     save(paths_mod.resolve().ensure().settings_file, s)
+    # The engine as after its first start, which cuts the voice's graph for windowed decoding.
+    piper_split.write_cache(onnx, paths_mod.resolve().cache / "piper")
     procs = {
         "piper": subprocess.Popen([str(py), "-m", "wyoming_piper", "--voice", VOICE_NAME, "--data-dir",
                                    str(data), "--uri", f"tcp://127.0.0.1:{p['piper']}"],
@@ -228,6 +234,7 @@ async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("rounds", nargs="?", type=int, default=7)
     ap.add_argument("--venv", type=Path, default=Path(os.environ.get("KAYTOO_PEERS_VENV", "/work/wt/peers-venv")))
+    ap.add_argument("--tts-only", action="store_true", help="only the TTS first-audio and HTTP rows")
     args = ap.parse_args()
     if not (args.venv / "bin" / "python").exists():
         sys.exit(f"No peers venv at {args.venv}; see this script's docstring.")
@@ -249,7 +256,8 @@ async def main() -> None:
         for port in (p["piper"], p["kaytoo"]):
             await tts(port, MODE_NON_STREAMING, TEXTS[0])
         for port, k in ((p["whisper"], "whisper"), (p["kaytoo"], "kaytoo")):
-            await stt(port, pid[k], audio)
+            if not args.tts_only:
+                await stt(port, pid[k], audio)
         http_first_byte(p["http"], TEXTS[0])
         load0 = os.getloadavg()[0]
         for i in range(args.rounds):
@@ -261,6 +269,8 @@ async def main() -> None:
                 add(f"oneshot/{who}", await tts(port, MODE_NON_STREAMING, text))
                 add(f"stream/{who}", await tts(port, MODE_STREAMING, text))
             add("http/kaytoo", http_first_byte(p["http"], text))
+            if args.tts_only:
+                continue
             stts = [("peer", p["whisper"], pid["whisper"]), ("kaytoo", p["kaytoo"], pid["kaytoo"])]
             if i % 2:
                 stts.reverse()
@@ -268,17 +278,20 @@ async def main() -> None:
                 lat, cpu = await stt(port, spid, audio)
                 add(f"stt/{who}", lat)
                 add(f"sttcpu/{who}", cpu)
-        with Burner(seconds=600):
-            for i in range(args.rounds):
-                stts = [("peer", p["whisper"], pid["whisper"]), ("kaytoo", p["kaytoo"], pid["kaytoo"])]
-                if i % 2:
-                    stts.reverse()
-                for who, port, spid in stts:
-                    lat, cpu = await stt(port, spid, audio)
-                    add(f"sttbusy/{who}", lat)
-                    add(f"sttbusycpu/{who}", cpu)
-        rss_k, err_k = await concurrent_load(p["kaytoo"], p["kaytoo"], audio, [pid["kaytoo"]])
-        rss_p, err_p = await concurrent_load(p["piper"], p["whisper"], audio, [pid["piper"], pid["whisper"]])
+        rss_k = rss_p = 0.0
+        err_k, err_p = [], []
+        if not args.tts_only:
+            with Burner(seconds=600):
+                for i in range(args.rounds):
+                    stts = [("peer", p["whisper"], pid["whisper"]), ("kaytoo", p["kaytoo"], pid["kaytoo"])]
+                    if i % 2:
+                        stts.reverse()
+                    for who, port, spid in stts:
+                        lat, cpu = await stt(port, spid, audio)
+                        add(f"sttbusy/{who}", lat)
+                        add(f"sttbusycpu/{who}", cpu)
+            rss_k, err_k = await concurrent_load(p["kaytoo"], p["kaytoo"], audio, [pid["kaytoo"]])
+            rss_p, err_p = await concurrent_load(p["piper"], p["whisper"], audio, [pid["piper"], pid["whisper"]])
         load1 = os.getloadavg()[0]
     finally:
         for proc in procs.values():
@@ -293,10 +306,12 @@ async def main() -> None:
     print(f"# bench_peers: {args.rounds} interleaved rounds; {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} cores; load average {load0:.1f} at start, {load1:.1f} at end\n")
     print("| what | Kaytoo | peer | Kaytoo / peer |\n|---|---|---|---|")
-    for label, key in rows:
+    for label, key in rows[:2] if args.tts_only else rows:
         k, q = med(r[f"{key}/kaytoo"]), med(r[f"{key}/peer"])
         print(f"| {label} | {k:.3f} | {q:.3f} | ×{k / q:.2f} |")
-    print(f"| RSS, 8 concurrent clients, peak (MB) | {rss_k:.0f} | {rss_p:.0f} (piper + whisper) | ×{rss_k / rss_p:.2f} |")
+    if not args.tts_only:
+        print(f"| RSS, 8 concurrent clients, peak (MB) | {rss_k:.0f} | {rss_p:.0f} (piper + whisper) "
+              f"| ×{rss_k / rss_p:.2f} |")
     for who, errs in (("Kaytoo", err_k), ("peer", err_p)):
         if errs:
             print(f"\n{who}: {len(errs)} of 24 concurrent requests failed, e.g. {errs[0]}")

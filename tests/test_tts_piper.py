@@ -7,18 +7,30 @@ import threading
 
 import numpy as np
 import pytest
+from piper import SynthesisConfig
 
 from app.audio import clip
 from app.engines.tts.base import TierUnavailable
-from app.engines.tts.piper import PiperBackend, bundled_voice
+from app.engines.threads import ort_session_options
+from app.engines.tts import piper_split
+from app.engines.tts.piper import HEADROOM, PiperBackend, _load_voice, bundled_voice
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def piper() -> PiperBackend:
-    backend = PiperBackend()
+def split_cache(tmp_path_factory):
+    """A cache folder holding the bundled voice's split graphs (as after the app's first start)."""
+    folder = tmp_path_factory.mktemp("piper-cache")
+    piper_split.write_cache(bundled_voice(), folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def piper(split_cache) -> PiperBackend:
+    backend = PiperBackend(cache_dir=split_cache)
     backend.load()
+    assert backend.cutting is None  # the graphs were there
     return backend
 
 
@@ -55,22 +67,86 @@ def test_speaks_real_words_at_22050_hz(piper, hear):
     assert chunks and all(c.dtype == np.float32 and c.ndim == 1 for c in chunks)
     audio = np.concatenate(chunks)
     assert 1.0 < len(audio) / 22050 < 6.0
-    assert clip.rms_dbfs(audio) > -30 and np.max(np.abs(audio)) <= 1.0
+    assert clip.rms_dbfs(audio) > -30 and np.max(np.abs(audio)) <= HEADROOM + 1e-6
     words = set(hear(audio, piper.sample_rate))
     # Piper samples noise, so the rendering (and Whisper's reading of it) varies a little per run.
     assert len({"quick", "brown", "fox", "jumps", "lazy", "dog"} & words) >= 4, words
 
 
-def test_one_chunk_per_sentence_and_cancel_stops_between_them(piper):
+def test_a_sentence_comes_in_windows_and_cancel_stops_between_them(piper):
     text = "Shields are up. Engines are ready. The jump is calculated."
-    assert len(_say(piper, text)) == 3
+    chunks = _say(piper, text)
+    assert len(chunks) >= 3 and all(len(c) > 0 for c in chunks)
+    first = _say(piper, "The weather today is sunny and warm, so take a hat.")
+    # The first window, not the whole sentence (256 samples per latent frame).
+    assert len(first[0]) == piper_split.FIRST_WINDOW * 256 < sum(len(c) for c in first)
     cancel = threading.Event()
     gen = piper.stream(text, None, cancel=cancel)
-    first = next(gen)
-    assert len(first) > 0
+    assert len(next(gen)) > 0
     cancel.set()
-    assert list(gen) == []          # no further sentence is synthesized
+    assert list(gen) == []          # no further window or sentence is synthesized
     assert _say(piper, text, cancel=cancel) == []  # already cancelled: nothing at all
+
+
+def test_windows_join_into_the_whole_sentences_audio(split_cache):
+    """Without noise the model is deterministic: the windowed decode of the split graph must
+    give Piper's own whole-graph output (measured: within 5e-7)."""
+    voice = _load_voice(bundled_voice())
+    parts = piper_split.split(piper_split.cache_files(bundled_voice(), split_cache), ort_session_options())
+    ids = voice.phonemes_to_ids(voice.phonemize("The quick brown fox jumps over the lazy dog, twice.")[0])
+    scales = np.array([0.0, voice.config.length_scale, 0.0], dtype=np.float32)
+    whole = voice.phoneme_ids_to_audio(ids, SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0))
+    z = parts.latents(ids, scales)
+    windows = list(parts.windows(z, threading.Lock()))
+    assert len(windows) >= 3
+    joined = np.concatenate(windows)
+    assert joined.shape == whole.shape
+    assert np.max(np.abs(joined - whole)) < 1e-4
+
+
+def test_the_first_start_speaks_whole_sentences_and_cuts_the_graph_for_the_next(tmp_path):
+    text, long = "Shields are up. Engines are ready.", "The weather today is sunny and warm, so take a hat."
+    first = PiperBackend(cache_dir=tmp_path)
+    first.load()
+    assert first.cutting is None
+    assert len(_say(first, text)) == 2  # one chunk per sentence, as Piper gives them
+    first.cutting.join(300)  # started after that first reply
+    assert first.cutting.exitcode == 0
+    files = piper_split.cache_files(bundled_voice(), tmp_path)
+    assert all(f.is_file() for f in files) and len(list(tmp_path.iterdir())) == 2
+    written = [f.stat().st_mtime_ns for f in files]
+    again = PiperBackend(cache_dir=tmp_path)
+    again.load()  # the next start: windows at once, from the cached graphs
+    assert again.cutting is None and [f.stat().st_mtime_ns for f in files] == written
+    assert len(_say(again, long)[0]) == piper_split.FIRST_WINDOW * 256
+    files[1].write_bytes(files[1].read_bytes()[:1000])  # a damaged cache: whole sentences, cut again
+    damaged = PiperBackend(cache_dir=tmp_path)
+    assert len(_say(damaged, text)) == 2 and not files[1].exists()
+    damaged.cutting.join(300)
+    assert damaged.cutting.exitcode == 0 and all(f.is_file() for f in files)
+
+
+def test_a_voice_whose_graph_does_not_split_speaks_whole_sentences(tmp_path, hear):
+    import onnx
+
+    model = onnx.load(str(bundled_voice()))
+    for node in model.graph.node:  # the same network, but no decoder to be found by name
+        node.name = node.name.replace("/dec/", "/gen/")
+    onnx_file = tmp_path / "voice.onnx"
+    onnx.save(model, str(onnx_file))
+    shutil.copy(bundled_voice().with_name("en_US-joe-medium.onnx.json"), tmp_path / "voice.onnx.json")
+    with pytest.raises(piper_split.Unsplittable, match="decoder reads nothing"):
+        piper_split.write_cache(onnx_file, tmp_path / "cache")
+    backend = PiperBackend(onnx_file, cache_dir=tmp_path / "cache")
+    _say(backend, "Hello.")
+    backend.cutting.join(300)
+    assert backend.cutting.exitcode == 1 and not list((tmp_path / "cache").glob("*.onnx"))
+    backend = PiperBackend(onnx_file, cache_dir=tmp_path / "cache")  # and at the next start
+    backend.load()
+    chunks = _say(backend, "The quick brown fox jumps over the lazy dog. Shields are up.")
+    assert len(chunks) == 2         # one chunk per sentence, as Piper gives them
+    words = set(hear(chunks[0], backend.sample_rate))
+    assert len({"quick", "brown", "fox", "jumps", "lazy", "dog"} & words) >= 4, words
 
 
 def test_speed_changes_duration(piper):

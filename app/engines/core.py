@@ -49,7 +49,7 @@ def make_backend(name: str, paths: Paths, settings: Settings) -> TtsBackend:
     if name == "piper":
         from app.engines.tts.piper import PiperBackend
 
-        return PiperBackend()
+        return PiperBackend(cache_dir=paths.cache / "piper")
     if name == "gtts":
         from app.engines.tts.gtts import GttsBackend
 

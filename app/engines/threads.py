@@ -46,6 +46,17 @@ def configure_process() -> None:
                 pass
 
 
+def trim_heap() -> None:
+    """Give the heap's free pages back to the system (glibc; elsewhere nothing to do): after a
+    burst of small allocations, such as parsing a protobuf, that free() keeps otherwise."""
+    libc = ctypes.util.find_library("c") if sys.platform.startswith("linux") else None
+    if libc:
+        try:
+            ctypes.CDLL(libc).malloc_trim(0)
+        except (OSError, AttributeError):
+            pass
+
+
 def ort_session_options(arena: bool = False):
     """onnxruntime options: one pool as large as the machine, threads that sleep when idle.
 
