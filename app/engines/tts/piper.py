@@ -6,8 +6,8 @@ after the whole sentence's inference. Here the voice's graph is split (piper_spl
 runs once per sentence and the decoder (two thirds of the time) over windows of ~0.28 s, then
 doubling, so a sentence's first audio comes after the encoder and one short window; ``cancel``
 is honoured between windows. The two graphs are cut once per voice file into the cache folder,
-by a child process after the first reply of the first start, which speaks whole sentences as Piper does (as does a
-voice whose graph does not split); every later start decodes in windows.
+by a child process after the first reply of the first start, which speaks whole sentences as
+Piper does (as does a voice whose graph does not split); every later start decodes in windows.
 
 Level: Piper scales each sentence to full scale, which needs the whole sentence first. The
 windows get a fixed gain instead, HEADROOM over the voice's peak on a calibration sentence at
