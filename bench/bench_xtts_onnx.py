@@ -11,7 +11,11 @@ load time and peak memory while loading. Then rounds, each running every variant
 rotated), so machine noise hits all of them alike: one sentence streamed until ``--seconds`` of
 audio (time to the first chunk, real-time factor = elapsed / audio), GPT ms per code (prompt + 60
 codes, generator only), HiFiGAN time for one streaming window (113 frames). Medians after a
-warm-up round. Ratios are against torch INT8 measured in the same run.
+warm-up round. Ratios are against torch INT8 measured in the same run (against the serial ONNX
+path when ``--only`` leaves torch out). The ONNX variants: serial (GPT, then HiFiGAN) as before,
+and pipelined (``xtts_pipeline``) with 2 + 2 or 1 + 1 threads. Also printed: the stall after the
+first chunk (playback starting at it, each chunk played on arrival) and HiFiGAN frames decoded
+per frame heard (the windows' context overhead).
 """
 from __future__ import annotations
 
@@ -28,11 +32,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-VARIANTS = {"torch-fp32": "torch FP32", "torch-int8": "torch INT8 (Conv1D→Linear + dynamic; today's tier)",
-            "onnx-int8": "ONNX Runtime INT8 GPT (per-channel dynamic), FP32 HiFiGAN"}
+VARIANTS = {"torch-fp32": "torch FP32", "torch-int8": "torch INT8 (Conv1D→Linear + dynamic; the torch tier)",
+            "onnx-int8": "ONNX Runtime INT8 GPT, FP32 HiFiGAN, serial (before the pipeline)",
+            "onnx-pipe": "ONNX Runtime, GPT ∥ HiFiGAN pipelined, 2 + 2 threads, GPT arena (the tier now)",
+            "onnx-pipe-1": "ONNX Runtime, GPT ∥ HiFiGAN pipelined, 1 + 1 threads, GPT arena"}
+ONNX_OPTIONS = {"onnx-int8": {"pipelined": False, "gpt_arena": False},
+                "onnx-pipe": {},
+                "onnx-pipe-1": {"threads": 1, "decoder_threads": 1}}
 SENTENCE = ("The captain says you are a friend, and I will not kill you, but the odds of "
             "success are not in our favour today.")
 GPT_CODES = 60
+HOP = 256      # output samples per HiFiGAN frame
 WINDOW = 113   # HiFiGAN frames per streaming window: 20 codes (87 frames) + 13 context frames each side
 
 
@@ -72,7 +82,7 @@ def serve(variant: str, model_dir: Path, threads: int, seconds: float, work: Pat
     else:
         from app.engines.tts.xtts_onnx import XttsOnnxBackend
 
-        backend = XttsOnnxBackend(model_dir, consent=True, threads=threads, seed=0)
+        backend = XttsOnnxBackend(model_dir, consent=True, **{"threads": threads, "seed": 0, **ONNX_OPTIONS[variant]})
     backend.load()
     load_s, load_peak = time.perf_counter() - t0, rss_mib()[1]
     voice = VoiceRef("bench", reference_wav=reference_wav(work), latents_dir=work / f"latents-{variant}")
@@ -83,21 +93,46 @@ def serve(variant: str, model_dir: Path, threads: int, seconds: float, work: Pat
     for line in sys.stdin:
         if line.strip() != "run":
             break
-        t0, c0, audio, first_chunk = time.perf_counter(), time.process_time(), 0, None
+        decoded = _count_frames(backend)
+        t0, c0, audio, first_chunk, arrivals = time.perf_counter(), time.process_time(), 0, None, []
         chunks = backend.stream(SENTENCE, voice)
         for chunk in chunks:
-            first_chunk = first_chunk or time.perf_counter() - t0
+            arrivals.append((time.perf_counter() - t0, chunk.size / backend.sample_rate))
+            first_chunk = first_chunk or arrivals[-1][0]
             audio += chunk.size
             if audio >= seconds * backend.sample_rate:
                 break
         chunks.close()
         rtf = (time.perf_counter() - t0) / (audio / backend.sample_rate)
         cpu_rtf = (time.process_time() - c0) / (audio / backend.sample_rate)
+        frames = sum(decoded) / (audio / HOP) if decoded is not None else float("nan")
         gpt_ms, gpt_cpu_ms = _gpt_ms(backend, variant, latents)
         hifigan_ms, hifigan_cpu_ms = _hifigan_ms(backend, variant, latents)
-        _say({"first_chunk_s": first_chunk, "rtf": rtf, "cpu_rtf": cpu_rtf, "gpt_ms_per_code": gpt_ms,
+        _say({"first_chunk_s": first_chunk, "rtf": rtf, "cpu_rtf": cpu_rtf, "stall_s": stall(arrivals),
+              "frames_per_frame": frames, "gpt_ms_per_code": gpt_ms,
               "gpt_cpu_ms_per_code": gpt_cpu_ms, "hifigan_ms": hifigan_ms, "hifigan_cpu_ms": hifigan_cpu_ms,
               "peak_mib": rss_mib()[1]})
+
+
+def stall(arrivals: list[tuple[float, float]]) -> float:
+    """Seconds playback would stop after the first chunk (chunks as (arrival s, audio s); playback
+    starts with the first chunk and plays each as soon as it is there)."""
+    play_end, stalled = arrivals[0][0], 0.0
+    for at, length in arrivals:
+        stalled += max(0.0, at - play_end)
+        play_end = max(play_end, at) + length
+    return stalled
+
+
+def _count_frames(backend) -> list[int] | None:
+    """HiFiGAN frames the ONNX tier decodes from now on (a list that grows), None for torch."""
+    model = getattr(backend, "model", None)
+    if not hasattr(model, "decode"):
+        return None
+    counts: list[int] = []
+    decode = type(model).decode
+    model.decode = lambda grid, speaker: (counts.append(grid.shape[-1]), decode(model, grid, speaker))[1]
+    return counts
 
 
 def _say(record: dict) -> None:
@@ -192,7 +227,7 @@ def interleaved(args, model_dir: Path) -> tuple[list[dict], list[float]]:
             p.stdin.close()
             p.wait(timeout=120)
     for res in results.values():
-        for key in ("first_chunk_s", "rtf", "cpu_rtf", "gpt_ms_per_code", "gpt_cpu_ms_per_code", "hifigan_ms",
+        for key in ("first_chunk_s", "rtf", "cpu_rtf", "stall_s", "frames_per_frame", "gpt_ms_per_code", "gpt_cpu_ms_per_code", "hifigan_ms",
                     "hifigan_cpu_ms"):
             res[key] = statistics.median(run[key] for run in res["runs"])
         res["peak_mib"] = max(run["peak_mib"] for run in res["runs"])
@@ -207,7 +242,8 @@ def _reply(proc, work: Path, variant: str) -> dict:
 
 
 def table(results: list[dict], conversion: dict, loads: list[float], args) -> str:
-    base = next(r for r in results if r["variant"] == "torch-int8")
+    base = next((r for r in results if r["variant"] == "torch-int8"), None) or results[0]
+    vs = "torch INT8" if base["variant"] == "torch-int8" else "ONNX serial"   # --only without torch
     lines = [
         "## XTTS v2: torch FP32 vs torch INT8 vs ONNX Runtime INT8 (bench/bench_xtts_onnx.py)", "",
         f"Full-size XTTS v2 from the published configuration, random weights, stop code off; through the tiers "
@@ -219,14 +255,17 @@ def table(results: list[dict], conversion: dict, loads: list[float], args) -> st
         "CPU figures are the process's CPU time (both threads): what the work costs, less sensitive to "
         "the other jobs than elapsed time; the RTF ≤ 0.6 target needs at most 1.2 CPU s per audio s on two "
         "cores, both fully used.", "",
-        "| variant | load | peak RSS while loading | first chunk | RTF | RTF vs torch INT8 | CPU s per audio s | "
-        f"GPT ms/code (CPU) | GPT vs torch INT8 (CPU) | HiFiGAN, {WINDOW} frames (CPU) | HiFiGAN vs torch INT8 (CPU) "
-        "| peak RSS |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+        f"| variant | load | peak RSS while loading | first chunk | stall after it | RTF | RTF vs {vs} "
+        "| RTF vs ONNX serial | CPU s per audio s | HiFiGAN frames per frame heard | GPT ms/code (CPU) "
+        f"| GPT vs {vs} (CPU) | HiFiGAN, {WINDOW} frames (CPU) | HiFiGAN vs {vs} (CPU) | peak RSS |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    serial = next((r for r in results if r["variant"] == "onnx-int8"), None)
     for r in results:
         lines.append(
             f"| {VARIANTS[r['variant']]} | {r['load_s']:.1f} s | {r['load_peak_mib']:.0f} MiB | "
-            f"{r['first_chunk_s']:.2f} s | {r['rtf']:.2f} | x{base['rtf'] / r['rtf']:.2f} | {r['cpu_rtf']:.2f} | "
+            f"{r['first_chunk_s']:.2f} s | {r['stall_s']:.2f} s | {r['rtf']:.2f} | x{base['rtf'] / r['rtf']:.2f} | "
+            + (f"x{serial['rtf'] / r['rtf']:.2f} | " if serial else "– | ")
+            + f"{r['cpu_rtf']:.2f} | {r['frames_per_frame']:.2f} | "
             f"{r['gpt_ms_per_code']:.1f} ({r['gpt_cpu_ms_per_code']:.1f}) | "
             f"x{base['gpt_ms_per_code'] / r['gpt_ms_per_code']:.2f} "
             f"(x{base['gpt_cpu_ms_per_code'] / r['gpt_cpu_ms_per_code']:.2f}) | "
@@ -235,8 +274,9 @@ def table(results: list[dict], conversion: dict, loads: list[float], args) -> st
     lines += ["", f"Conversion (torch-free, once after the download; includes INT8 quantization and the "
               f"self-test): {conversion['convert_s']:.0f} s, peak {conversion['convert_peak_mib']:.0f} MiB "
               f"(load average {conversion.get('load_average', float('nan')):.1f} then).",
-              "Per run (RTF / HiFiGAN ms): " + "; ".join(
-                  f"{r['variant']} " + ", ".join(f"{x['rtf']:.2f}/{x['hifigan_ms']:.0f}" for x in r["runs"])
+              "Per run (RTF / stall s / HiFiGAN ms): " + "; ".join(
+                  f"{r['variant']} " + ", ".join(f"{x['rtf']:.2f}/{x['stall_s']:.2f}/{x['hifigan_ms']:.0f}"
+                                                 for x in r["runs"])
                   for r in results)]
     return "\n".join(lines)
 
@@ -265,8 +305,9 @@ def main() -> None:
         record.write_text(json.dumps({**convert(model_dir), "load_average": os.getloadavg()[0]}))
     conversion = json.loads(record.read_text()) if record.is_file() else {"convert_s": float("nan"),
                                                                           "convert_peak_mib": float("nan")}
-    if "torch-int8" not in args.only:
-        raise SystemExit("the ratios are against torch-int8: keep it in --only")
+    if not {"torch-int8", "onnx-int8"} & set(args.only):
+        raise SystemExit("the ratios are against torch-int8 (or, without torch, onnx-int8): keep one in --only")
+    args.only = sorted(args.only, key=["torch-int8", "onnx-int8"].__contains__, reverse=True)
     results, loads = interleaved(args, model_dir)
     text = table(results, conversion, loads, args)
     print(text)

@@ -86,6 +86,17 @@ def tiny_dir(tmp_path_factory) -> Path:
     return build_tiny_xtts(tmp_path_factory.mktemp("tiny-xtts") / "xtts-v2")
 
 
+@pytest.fixture(scope="session")
+def onnx_dir(tiny_dir) -> Path:
+    """The tiny model with its graphs exported beside it (as the converter leaves them)."""
+    from app.engines.xtts_onnx.export import export
+
+    out = tiny_dir / "onnx"
+    if not (out / "manifest.json").is_file():
+        export(tiny_dir, out)
+    return tiny_dir
+
+
 def with_graphs(graphs: Path) -> str:
     """Python source for a child process: the packaged-graphs folder pointed at ``graphs`` (the
     tiny model's; the full-size packaged ones cannot hold its weights) before anything else runs."""

@@ -22,20 +22,11 @@ import torch
 
 from app.engines.tts.base import VoiceRef
 from app.engines.tts.xtts_onnx import XttsOnnxBackend
-from app.engines.xtts_onnx.export import example_inputs, export, load_xtts, modules, run_torch
+from app.engines.xtts_onnx.export import example_inputs, load_xtts, modules, run_torch
 from app.engines.xtts_onnx.runner import XttsOnnx, gpt_graph, pick_providers
 from tests.tiny_xtts import MAX_AUDIO_TOKENS
 
 CODES = MAX_AUDIO_TOKENS - 3
-
-
-@pytest.fixture(scope="module")
-def onnx_dir(tiny_dir):
-    """The tiny model with its graphs exported beside it (as the converter leaves them)."""
-    out = tiny_dir / "onnx"
-    if not (out / "manifest.json").is_file():
-        export(tiny_dir, out)
-    return tiny_dir
 
 
 @pytest.fixture(scope="module")

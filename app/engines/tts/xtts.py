@@ -25,7 +25,7 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -252,15 +252,26 @@ def model_unusable(model_dir: Path, consent: bool,
     return None
 
 
-def windowed_chunks(steps: Iterator, decoder: "WindowedDecoder", first_codes: int, codes: int,
+def chunk_sizes(first_codes: int, codes: int | Sequence[int]) -> Iterator[int]:
+    """Codes per chunk: ``first_codes``, then ``codes`` (an int, or sizes whose last repeats)."""
+    yield first_codes
+    sizes = [codes] if isinstance(codes, int) else list(codes)
+    yield from sizes
+    while True:
+        yield sizes[-1]
+
+
+def windowed_chunks(steps: Iterator, decoder: "WindowedDecoder", first_codes: int, codes: int | Sequence[int],
                     cancel: threading.Event | None) -> Iterator[np.ndarray]:
     """GPT steps ((code, latent) pairs) in, audio chunks out: the first after ``first_codes``
-    codes (it sets the time to first audio), then one every ``codes``, the rest at the end.
-    Both XTTS tiers (torch and ONNX) stream through this; ``steps`` is closed however it ends."""
+    codes (it sets the time to first audio), then one every ``codes`` (``chunk_sizes``), the rest
+    at the end. Both XTTS tiers (torch and ONNX) stream through this or, GPT and HiFiGAN
+    overlapped, ``xtts_pipeline.pipelined_chunks``; ``steps`` is closed however it ends."""
     def cancelled() -> bool:
         return cancel is not None and cancel.is_set()
 
-    due, pending = first_codes, 0
+    sizes = chunk_sizes(first_codes, codes)
+    due, pending = next(sizes), 0
     try:
         while not cancelled():
             item = next(steps, None)  # one GPT step: the slow part
@@ -269,7 +280,7 @@ def windowed_chunks(steps: Iterator, decoder: "WindowedDecoder", first_codes: in
             decoder.push(item[1])
             pending += 1
             if pending >= due:
-                due, pending = codes, 0
+                due, pending = next(sizes), 0
                 wav = decoder.decode()
                 if wav.size and not cancelled():
                     yield wav

@@ -23,6 +23,7 @@ from app import atomic
 from app.engines.tts.base import TierUnavailable, TtsBackend, VoiceRef
 from app.engines.tts.xtts import (Latents, WindowedDecoder, _acquire, model_id, model_unusable,
                                   voice_language, windowed_chunks, within_limit)
+from app.engines.tts.xtts_pipeline import pipelined_chunks
 from app.engines.xtts_onnx import audio
 from app.errors import first_line
 
@@ -37,10 +38,14 @@ class XttsOnnxBackend(TtsBackend):
     FIRST_CHUNK_CODES = 10
     CHUNK_CODES = 20
 
-    def __init__(self, model_dir: Path, consent: bool, threads: int = 0, seed: int | None = None):
+    def __init__(self, model_dir: Path, consent: bool, threads: int = 0, seed: int | None = None,
+                 pipelined: bool = True, decoder_threads: int = 0, gpt_arena: bool = True):
+        """``pipelined``: HiFiGAN decodes a window while the GPT generates the next
+        (``xtts_pipeline``); ``threads``, ``decoder_threads``, ``gpt_arena``: as ``XttsOnnx``."""
         self.model_dir = Path(model_dir)
         self.consent = consent
-        self.threads = threads
+        self.threads, self.decoder_threads, self.gpt_arena = threads, decoder_threads, gpt_arena
+        self.pipelined = pipelined
         self.model = None                  # XttsOnnx, once ``load`` ran
         self.tokenizer = None
         self.model_id: str | None = None
@@ -72,7 +77,8 @@ class XttsOnnxBackend(TtsBackend):
             from app.engines.xtts_onnx.tokenizer import XttsTokenizer
 
             try:
-                model = XttsOnnx(self.model_dir, threads=self.threads)
+                model = XttsOnnx(self.model_dir, threads=self.threads, decoder_threads=self.decoder_threads,
+                                 gpt_arena=self.gpt_arena)
                 self.tokenizer = XttsTokenizer(self.model_dir / "vocab.json")
             except Exception as e:  # a damaged graph or vocabulary: this tier cannot serve
                 raise TierUnavailable(f"the XTTS v2 ONNX model could not be loaded ({first_line(e, 200)})") from e
@@ -149,7 +155,8 @@ class XttsOnnxBackend(TtsBackend):
         decoder = OnnxStreamingDecoder(self.model, np.asarray(latents.speaker_embedding, np.float32),
                                        length_scale=1.0 / max(speed, 0.05))
         steps = self.model.generate(tokens, np.asarray(latents.gpt_cond_latent, np.float32), self._rng)
-        yield from windowed_chunks(steps, decoder, self.FIRST_CHUNK_CODES, self.CHUNK_CODES, cancel)
+        chunks = pipelined_chunks if self.pipelined else windowed_chunks
+        yield from chunks(steps, decoder, self.FIRST_CHUNK_CODES, self.CHUNK_CODES, cancel)
 
 
 class OnnxStreamingDecoder(WindowedDecoder):
