@@ -71,6 +71,7 @@ class EngineCore:
         self.voices = VoiceLibrary(paths.voices, asset_dir() / "voices")
         self._stt = None
         self._stt_lock = threading.Lock()
+        self._languages: list[str] | None = None   # the STT model's languages, once known
         self._online: dict[str, str | None] = {}   # last answer of each online tier's check
         self._probing: set[str] = set()
         tts = settings.tts
@@ -163,12 +164,17 @@ class EngineCore:
         return self.chain.speak(prepared, ref, tier, cancel)
 
     def stt_languages(self) -> list[str]:
-        """Languages the configured Whisper model understands (for `info` and the HTTP API)."""
-        if self.settings.stt.model.endswith(".en"):
-            return ["en"]
-        from faster_whisper.tokenizer import _LANGUAGE_CODES  # the model's own list, no load
+        """Languages the configured Whisper model understands (for `info` and the HTTP API).
+        A multilingual model's list comes from faster-whisper's tokenizer: importing it takes a
+        second or more, so ``preload`` asks first and callers on the event loop use a thread."""
+        if self._languages is None:
+            if self.settings.stt.model.endswith(".en"):
+                self._languages = ["en"]
+            else:
+                from faster_whisper.tokenizer import _LANGUAGE_CODES  # the model's own list, no load
 
-        return list(_LANGUAGE_CODES)
+                self._languages = list(_LANGUAGE_CODES)
+        return self._languages
 
     def tier_status(self) -> dict[str, str | None]:
         """Per tier: why it cannot serve now, or None if it may. Never waits for the network:
@@ -206,6 +212,7 @@ class EngineCore:
         decode, so the first command does not pay the decoder's first-call cost (last: a turn
         that starts meanwhile needs the voice loaded more than a warm decoder)."""
         def work() -> None:
+            self.stt_languages()   # before any model: `describe` may be waiting for it
             try:
                 stt = self.stt()
             except Exception as e:

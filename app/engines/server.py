@@ -115,7 +115,9 @@ class EngineHandler:
         from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop
 
         if Describe.is_type(event.type):
-            await write(info_event(self.core))
+            # Off the event loop: it reads the voice library and may wait for an import, and
+            # other clients (a stream being spoken) must not pause meanwhile.
+            await write(await asyncio.to_thread(info_event, self.core))
         elif Transcribe.is_type(event.type):
             self._language = Transcribe.from_event(event).language
             self._audio, self._hearing = [], None
