@@ -16,11 +16,27 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(scope="session")
+def piper_cut(tmp_path_factory) -> Path:
+    """The bundled Piper voice's split graphs, cut once for the whole run."""
+    from app.engines.tts import piper_split
+    from app.engines.tts.piper import bundled_voice
+
+    folder = tmp_path_factory.mktemp("piper-cut")
+    if bundled_voice() is not None:
+        piper_split.write_cache(bundled_voice(), folder)
+    return folder
+
+
 @pytest.fixture(autouse=True)
-def kaytoo_home(tmp_path, monkeypatch) -> Path:
-    """Every test gets its own KAYTOO_HOME so nothing touches the real user folders."""
+def kaytoo_home(tmp_path, monkeypatch, piper_cut) -> Path:
+    """Every test gets its own KAYTOO_HOME so nothing touches the real user folders. Its cache
+    holds the Piper graphs already cut, as after a first start: otherwise every engine a test
+    starts would cut them again in a child process (tests/test_tts_piper.py covers the cut)."""
     home = tmp_path / "kaytoo-home"
     monkeypatch.setenv("KAYTOO_HOME", str(home))
+    (home / "cache").mkdir(parents=True)
+    (home / "cache" / "piper").symlink_to(piper_cut, target_is_directory=True)
     return home
 
 

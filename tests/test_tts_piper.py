@@ -105,6 +105,7 @@ def test_windows_join_into_the_whole_sentences_audio(split_cache):
 
 
 def test_the_first_start_speaks_whole_sentences_and_cuts_the_graph_for_the_next(tmp_path):
+    tmp_path = tmp_path / "cache"  # a folder of its own (the test's KAYTOO_HOME is beside it)
     text, long = "Shields are up. Engines are ready.", "The weather today is sunny and warm, so take a hat."
     first = PiperBackend(cache_dir=tmp_path)
     first.load()
