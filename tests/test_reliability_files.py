@@ -43,6 +43,8 @@ def test_a_wav_from_say_follows_the_umask(tmp_path, kaytoo_home, umask, mode):
 def test_private_files_stay_private_whatever_the_umask(tmp_path):
     from app import atomic
 
+    tmp_path = tmp_path / "files"   # a folder of its own (the test's KAYTOO_HOME is beside it)
+    tmp_path.mkdir()
     old = os.umask(0o000)
     try:
         atomic.write_text(tmp_path / "secret", "x", private=True)
