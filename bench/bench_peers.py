@@ -251,6 +251,14 @@ async def main() -> None:
     def add(key: str, value: float) -> None:
         r.setdefault(key, []).append(value)
 
+    async def stt_round(i: int, tag: str) -> None:
+        """One clip to each server, the order alternating by round: latency and CPU seconds."""
+        stts = [("peer", p["whisper"], pid["whisper"]), ("kaytoo", p["kaytoo"], pid["kaytoo"])]
+        for who, port, spid in (reversed(stts) if i % 2 else stts):
+            lat, cpu = await stt(port, spid, audio)
+            add(f"{tag}/{who}", lat)
+            add(f"{tag}cpu/{who}", cpu)
+
     try:
         # Warm-up: first requests load models on both sides.
         for port in (p["piper"], p["kaytoo"]):
@@ -269,27 +277,14 @@ async def main() -> None:
                 add(f"oneshot/{who}", await tts(port, MODE_NON_STREAMING, text))
                 add(f"stream/{who}", await tts(port, MODE_STREAMING, text))
             add("http/kaytoo", http_first_byte(p["http"], text))
-            if args.tts_only:
-                continue
-            stts = [("peer", p["whisper"], pid["whisper"]), ("kaytoo", p["kaytoo"], pid["kaytoo"])]
-            if i % 2:
-                stts.reverse()
-            for who, port, spid in stts:
-                lat, cpu = await stt(port, spid, audio)
-                add(f"stt/{who}", lat)
-                add(f"sttcpu/{who}", cpu)
+            if not args.tts_only:
+                await stt_round(i, "stt")
         rss_k = rss_p = 0.0
         err_k, err_p = [], []
         if not args.tts_only:
             with Burner(seconds=600):
                 for i in range(args.rounds):
-                    stts = [("peer", p["whisper"], pid["whisper"]), ("kaytoo", p["kaytoo"], pid["kaytoo"])]
-                    if i % 2:
-                        stts.reverse()
-                    for who, port, spid in stts:
-                        lat, cpu = await stt(port, spid, audio)
-                        add(f"sttbusy/{who}", lat)
-                        add(f"sttbusycpu/{who}", cpu)
+                    await stt_round(i, "sttbusy")
             rss_k, err_k = await concurrent_load(p["kaytoo"], p["kaytoo"], audio, [pid["kaytoo"]])
             rss_p, err_p = await concurrent_load(p["piper"], p["whisper"], audio, [pid["piper"], pid["whisper"]])
         load1 = os.getloadavg()[0]
