@@ -4,7 +4,7 @@ about a minute), then run as its users run it, with no torch anywhere in it.
 - With no XTTS model the cloned tier says why in one plain phrase and Piper speaks.
 - The user's way to a cloned voice, through the frozen executable: `kaytoo models download xtts-v2
   --accept-licence` (from a local mirror; the licence lands in settings) downloads, sha256-checks
-  and converts the model with the bundled torch-free converter and INT8 quantizer; `kaytoo voices
+  and converts the model with the bundled torch-free converter and 4-bit quantizer; `kaytoo voices
   add` puts a recording in the library; `kaytoo say --tier xtts` and `kaytoo gui --smoke` speak in
   that voice on the ONNX Runtime tier.
 
@@ -140,7 +140,7 @@ def cloned(bundle, tiny_dir, speak, tmp_path_factory) -> Path:
                   env=frozen_env(home, KAYTOO_MODEL_MIRROR=mirror.url, KAYTOO_MODEL_CATALOGUE=str(catalogue)))
     assert got.returncode == 0, got.stderr
     model = Path(json.loads(got.stdout)["path"])
-    assert (model / "onnx" / "gpt.int8.onnx").is_file()            # converted and quantized frozen
+    assert (model / "onnx" / "gpt.int4.onnx").is_file()            # converted and quantized frozen
     assert json.loads((model / "onnx" / "converted.json").read_text())["self_test"] == "reference"
 
     change_settings(home)

@@ -187,25 +187,29 @@ def test_tier_streams_a_cloned_voice_like_a_one_shot_torch_decode(onnx_dir, coqu
     assert again.latents_computed == 0
 
 
-def test_int8_gpt_follows_float32(onnx_dir, tmp_path, runner):
-    """gpt.int8.onnx (per-channel dynamic INT8) against the float32 graph, teacher-forced over a
-    sentence: latents cosine ≥ 0.99 at every step (measured ~0.999 on the tiny random model)."""
-    from app.engines.xtts_onnx.quantize import quantize_gpt
+def test_int4_gpt_follows_float32(onnx_dir, tmp_path, runner):
+    """gpt.int4.onnx (block-wise 4-bit weights) against the float32 graph, teacher-forced over a
+    sentence: latents cosine ≥ 0.99 at every step (measured ≥ 0.999 on the tiny random model)."""
+    import onnx
+
+    from app.engines.xtts_onnx.quantize import QUANTIZED_GPT, quantize_gpt
 
     folder = tmp_path / "onnx"
     shutil.copytree(onnx_dir / "onnx", folder)
     quantize_gpt(folder)
+    ops = [n.op_type for n in onnx.load(str(folder / QUANTIZED_GPT), load_external_data=False).graph.node]
+    assert ops.count("MatMulNBits") == 4 * runner.layers and "MatMul" not in ops   # the code head is a Gemm
     (tmp_path / "config.json").write_bytes((onnx_dir / "config.json").read_bytes())
-    int8 = XttsOnnx(tmp_path)
-    assert int8.precision == "int8" and runner.precision == "fp32"
-    # on CUDA (onnxruntime-gpu) the float32 GPT would run: its INT8 operators are CPU ones
-    assert int8.device == "cpu" and pick_providers(ort.get_available_providers()) == ["CPUExecutionProvider"]
+    int4 = XttsOnnx(tmp_path)
+    assert int4.precision == "int4" and runner.precision == "fp32"
+    # on CUDA (onnxruntime-gpu) the float32 GPT would run: the 4-bit kernels are tested on the CPU only
+    assert int4.device == "cpu" and pick_providers(ort.get_available_providers()) == ["CPUExecutionProvider"]
     assert pick_providers(["CUDAExecutionProvider", "CPUExecutionProvider"])[0] == "CUDAExecutionProvider"
     assert gpt_graph(folder, "CUDAExecutionProvider").name == "gpt.onnx"
-    assert gpt_graph(folder, "CPUExecutionProvider").name == "gpt.int8.onnx"
+    assert gpt_graph(folder, "CPUExecutionProvider").name == QUANTIZED_GPT
     cond = np.random.default_rng(4).standard_normal((1, 32, runner.width)).astype(np.float32)
     tokens = [5, 9, 17, 3, 2, 11, 40]
-    a, b = runner.steps(tokens, cond), int8.steps(tokens, cond)
+    a, b = runner.steps(tokens, cond), int4.steps(tokens, cond)
     (_, la), (_, lb) = next(a), next(b)
     for code in np.random.default_rng(5).integers(0, 1024, CODES):
         cosine = float(la @ lb / (np.linalg.norm(la) * np.linalg.norm(lb)))
@@ -222,3 +226,16 @@ def _stream(backend, codes, latents):
         if i % 7 == 0:
             yield decoder.decode()
     yield decoder.decode(final=True)
+
+
+def test_the_key_value_cache_grows_without_changing_a_step(runner):
+    """The cache buffers start small here (2 codes of headroom) and are doubled, their contents
+    copied, several times over a sentence: every step equals a run whose buffers never grow."""
+    cond = np.random.default_rng(6).standard_normal((1, 32, runner.width)).astype(np.float32)
+    tokens = [5, 9, 17, 3, 2, 11, 40]
+    small, large = runner.steps(tokens, cond, headroom=2), runner.steps(tokens, cond, headroom=CODES + 1)
+    (ls, xs), (ll, xl) = next(small), next(large)
+    for code in np.random.default_rng(7).integers(0, 1024, CODES):
+        np.testing.assert_array_equal(ls, ll)
+        np.testing.assert_array_equal(xs, xl)
+        (ls, xs), (ll, xl) = small.send(int(code)), large.send(int(code))

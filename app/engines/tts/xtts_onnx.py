@@ -2,7 +2,7 @@
 
 Same tier name (``xtts``), licence gate and streaming as the torch tier (``xtts.py``):
 - Model: ``<model>/onnx/`` holds the graphs with their weights (converted from ``model.pth`` after
-  the download, or exported from coqui at build time) and ``gpt.int8.onnx`` when quantized; the
+  the download, or exported from coqui at build time) and ``gpt.int4.onnx`` when quantized; the
   text front end reads ``vocab.json`` (``app.engines.xtts_onnx.tokenizer``).
 - Latents: computed once per voice and kept in ``<latents_dir>/<model-id>-<ref-sha>.npz``, the torch
   tier's key (model id + reference hash) in a torch-free file format; a corrupt file is recomputed.

@@ -29,7 +29,7 @@ import logging
 
 import numpy as np
 
-from app.engines.xtts_onnx import quantize as int8
+from app.engines.xtts_onnx import quantize as quantizer
 from app.engines.xtts_onnx.checkpoint import Checkpoint, CheckpointError
 
 log = logging.getLogger(__name__)
@@ -40,20 +40,25 @@ ALIASES = (("parametrizations.weight.original0", "weight_g"), ("parametrizations
 
 
 STAMP = "converted.json"
+GPT_CACHE = "in-place"   # the manifest's name for the GPT interface the runner speaks (export.py)
 # progress(done, total, what): the model store passes its download callback's conversion form.
 # ``total`` is PROGRESS_TOTAL; writing the weights fills the first part by bytes, then the
-# self-test, the INT8 quantization (one call: no progress inside) and its check. Each step's share
-# is its time in a 41 s conversion of the full-size model on two cores: 5 s, 5 s, 27 s, 3 s.
+# self-test, the 4-bit quantization (one call: no progress inside) and its check. Each step's share
+# is its time in a 34 s conversion of the full-size model on two cores: 6, 8, 14.5 and 5.5 s.
 Progress = Callable[[int, int, str], None]
 PROGRESS_TOTAL = 1000
-_STEPS = (("writing the weights", 0), ("self-test", 130), ("INT8 quantization", 260), ("checking INT8", 920))
+_STEPS = (("writing the weights", 0), ("self-test", 180), ("4-bit quantization", 410),
+          ("checking the 4-bit GPT", 840))
 
 
 def converted(model_dir: Path) -> bool:
-    """Whether ``model_dir/onnx`` was converted from the ``model.pth`` there now (size and mtime)."""
+    """Whether ``model_dir/onnx`` was converted from the ``model.pth`` there now (size and mtime),
+    into graphs of the interface this version runs (an older conversion is converted again)."""
     try:
         stamp = json.loads((Path(model_dir) / OUT / STAMP).read_text())
-        return stamp["model.pth"] == _stamp(Path(model_dir) / "model.pth")
+        manifest = json.loads((Path(model_dir) / OUT / "manifest.json").read_text())
+        return stamp["model.pth"] == _stamp(Path(model_dir) / "model.pth") and \
+            manifest.get("gpt_cache") == GPT_CACHE
     except (OSError, ValueError, KeyError):
         return False
 
@@ -115,8 +120,8 @@ def convert(model_dir: Path, graphs_dir: Path | None = None, quantize: bool = Tr
             test = _self_test(stage, manifest, ckpt)
         finally:
             ckpt.close()
-        if quantize and int8.available():
-            _step(progress, "INT8 quantization")
+        if quantize and quantizer.available():
+            _step(progress, "4-bit quantization")
             _quantize(stage, progress)
         if progress is not None:
             progress(PROGRESS_TOTAL, PROGRESS_TOTAL, "done")
@@ -206,26 +211,26 @@ def _self_test(stage: Path, manifest: dict, ckpt: Checkpoint) -> str:
 
 
 def _quantize(stage: Path, progress: Progress | None = None) -> None:
-    """INT8 GPT beside the float32 one; its first step must agree with float32's (cosine ≥ 0.99)."""
+    """4-bit GPT beside the float32 one; its first step must agree with float32's (cosine ≥ 0.99)."""
     import onnxruntime as ort
 
     try:
-        int8.quantize_gpt(stage)
+        quantizer.quantize_gpt(stage)
     except Exception as e:  # the float32 graph still serves: say so, do not fail the conversion
-        log.warning("XTTS stays float32: INT8 quantization failed (%s)", e)
+        log.warning("XTTS stays float32: 4-bit quantization failed (%s)", e)
         return
-    _step(progress, "checking INT8")
+    _step(progress, "checking the 4-bit GPT")
     ref = np.load(stage / "reference.npz")
     latents = []
-    for name in ("gpt.onnx", int8.INT8_GPT):
+    for name in ("gpt.onnx", quantizer.QUANTIZED_GPT):
         session = ort.InferenceSession(str(stage / name), providers=["CPUExecutionProvider"])
         feed = {i.name: ref[f"gpt/in/{i.name}"] for i in session.get_inputs()}
         latents.append(session.run(["latent"], feed)[0].reshape(-1).astype(np.float64))
     cosine = float(latents[0] @ latents[1] / (np.linalg.norm(latents[0]) * np.linalg.norm(latents[1]) + 1e-12))
     if not cosine >= 0.99:
-        for f in stage.glob(int8.INT8_GPT + "*"):
+        for f in stage.glob(quantizer.QUANTIZED_GPT + "*"):
             f.unlink()
-        raise ConversionError(f"the self-test failed: the INT8 GPT drifts from float32 (cosine {cosine:.3f})")
+        raise ConversionError(f"the self-test failed: the 4-bit GPT drifts from float32 (cosine {cosine:.3f})")
 
 
 def first_block_keys(ckpt: Checkpoint, feed: dict, heads: int) -> np.ndarray:

@@ -7,11 +7,16 @@ Four graphs, each over the model's own modules, with every weight named by its k
 - ``conditioning.onnx``: conditioning encoder + perceiver, log mel [1, 80, T] → latents [1, 32, D]
   (the checkpoint's ``mel_stats`` normalisation is inside).
 - ``gpt.onnx``: the GPT-2 backbone with a key/value cache. Inputs ``cond`` [1, C, D], ``text``
-  [1, T], ``mel`` [1, M], ``mel_start`` [1] and ``past_{k,v}_i``; the same graph prefills (C=32,
-  T>0) and decodes one code per step (C=T=0, M=1). Outputs the last position's code logits and its
-  latent (``final_norm`` of the last hidden state: what HiFiGAN decodes), and ``present_{k,v}_i``.
-  The attention is written out here (transformers' cache objects do not trace) and the Conv1D
-  projections as MatMul + Add (quantizable); the weights are transformers' own.
+  [1, T], ``mel`` [1, M], ``mel_start`` [1], ``past_len`` [1] (positions already in the cache) and
+  ``past_{k,v}_i`` [1, H, capacity, D/H]; the same graph prefills (C=32, T>0) and decodes one code
+  per step (C=T=0, M=1). Outputs the last position's code logits and its latent (``final_norm`` of
+  the last hidden state: what HiFiGAN decodes), and ``present_{k,v}_i``: the cache with this run's
+  keys and values written at ``past_len``. Each block's attention is one onnxruntime
+  GroupQueryAttention node (com.microsoft; here with as many key/value heads as query heads, i.e.
+  plain multi-head attention): bound to the same buffer as its past, it writes the new keys in
+  place instead of copying the whole cache into a new tensor at every step, and it replaces the
+  ~20 small reshape/transpose/mask nodes per block of the written-out attention (bench/results/
+  xtts.md). The Conv1D projections are MatMul + Add (quantizable); the weights are transformers' own.
 - ``hifigan.onnx``: HiFiGAN, latents on its frame grid [1, D, F] + speaker embedding → audio; its
   1-D convolutions rewritten as 2-D ones over a height-1 image (``conv2d.py``: onnxruntime's fast
   convolution kernels are 2-D only).
@@ -26,6 +31,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +41,7 @@ from onnx import numpy_helper
 from torch import nn
 
 from app.engines.xtts_onnx.conv2d import lift_to_2d
-from app.engines.xtts_onnx.convert import sha256_file
+from app.engines.xtts_onnx.convert import GPT_CACHE, sha256_file
 
 GRAPHS = ("speaker", "conditioning", "gpt", "hifigan")
 OPSET = 17
@@ -107,34 +113,58 @@ class GptStep(nn.Module):
         self.g = gpt
         self.heads = gpt.heads
 
-    def forward(self, cond, text, mel, mel_start, *past):
+    def forward(self, cond, text, mel, mel_start, past_len, *past):
         g = self.g
         t_pos = torch.arange(text.shape[1], device=text.device)
         m_pos = mel_start + torch.arange(mel.shape[1], device=mel.device)
         x = torch.cat([cond, g.text_embedding(text) + g.text_pos_embedding.emb(t_pos)[None],
                        g.mel_embedding(mel) + g.mel_pos_embedding.emb(m_pos)[None]], dim=1)
+        total = past_len.to(torch.int32) + x.shape[1]          # GroupQueryAttention's lengths, once
+        seqlens, total = total - 1, total.reshape(())
         presents = []
         for i, block in enumerate(g.gpt.h):
-            a, k, v = self._attention(block, block.ln_1(x), past[2 * i], past[2 * i + 1])
-            x = x + a
+            q, k, v = _linear(block.ln_1(x), block.attn.c_attn).split(x.shape[2], dim=2)
+            a, k, v = CachedAttention.apply(q, k, v, past[2 * i], past[2 * i + 1], seqlens, total, self.heads)
+            x = x + _linear(a, block.attn.c_proj)
             x = x + _linear(block.mlp.act(_linear(block.ln_2(x), block.mlp.c_fc)), block.mlp.c_proj)
             presents += [k, v]
         latent = g.final_norm(g.gpt.ln_f(x[:, -1]))
         return (g.mel_head(latent), latent, *presents)
 
-    def _attention(self, block, h, past_k, past_v):
-        b, s, d = h.shape
-        hd = d // self.heads
-        q, k, v = _linear(h, block.attn.c_attn).split(d, dim=2)
-        q, k, v = (t.reshape(b, s, self.heads, hd).transpose(1, 2) for t in (q, k, v))
-        k = torch.cat([past_k, k], dim=2)
-        v = torch.cat([past_v, v], dim=2)
-        p = past_k.shape[2]
-        allowed = torch.arange(p + s)[None, :] <= (p + torch.arange(s))[:, None]
-        scores = (q @ k.transpose(2, 3)) / math.sqrt(hd)
+
+class CachedAttention(torch.autograd.Function):
+    """Causal multi-head attention over a key/value cache that holds ``seqlens + 1 - S`` positions
+    in a buffer of any capacity; returns the output [1, S, D] and the cache with the S new keys and
+    values written after them (grown when the buffer is too short). In torch it is computed here;
+    exported it is one GroupQueryAttention node with the same meaning."""
+
+    @staticmethod
+    def forward(ctx, q, k, v, past_k, past_v, seqlens, total, heads: int):
+        b, s, d = q.shape
+        hd, end = d // heads, int(total)
+        start = end - s
+        q, k, v = (t.reshape(b, s, heads, hd).transpose(1, 2) for t in (q, k, v))
+        presents = []
+        for past, new in ((past_k, k), (past_v, v)):
+            cache = past.new_zeros(b, heads, max(past.shape[2], end), hd)
+            cache[:, :, :start] = past[:, :, :start]
+            cache[:, :, start:end] = new
+            presents.append(cache)
+        keys, values = (c[:, :, :end] for c in presents)
+        allowed = torch.arange(end)[None, :] <= (start + torch.arange(s))[:, None]
+        scores = (q @ keys.transpose(2, 3)) / math.sqrt(hd)
         scores = scores.masked_fill(~allowed, torch.finfo(scores.dtype).min)
-        out = (scores.softmax(-1) @ v).transpose(1, 2).reshape(b, s, d)
-        return _linear(out, block.attn.c_proj), k, v
+        out = (scores.softmax(-1) @ values).transpose(1, 2).reshape(b, s, d)
+        return out, presents[0], presents[1]
+
+    @staticmethod
+    def symbolic(g, q, k, v, past_k, past_v, seqlens, total, heads: int):
+        out, present_k, present_v = g.op("com.microsoft::GroupQueryAttention", q, k, v, past_k, past_v,
+                                         seqlens, total, num_heads_i=heads, kv_num_heads_i=heads, outputs=3)
+        out.setType(q.type())
+        present_k.setType(past_k.type())
+        present_v.setType(past_v.type())
+        return out, present_k, present_v
 
 
 def _linear(x, conv1d):
@@ -154,7 +184,7 @@ def example_inputs(model, past_len: int = 0, seed: int = 0) -> dict:
         "gpt": {"cond": rng.standard_normal((1, 32, width)).astype(np.float32),
                 "text": np.array([_REF_TEXT], np.int64),
                 "mel": np.array([[int(model.args.gpt_start_audio_token)]], np.int64),
-                "mel_start": np.zeros(1, np.int64)},
+                "mel_start": np.zeros(1, np.int64), "past_len": np.zeros(1, np.int64)},
         "hifigan": {"z": rng.standard_normal((1, width, 40)).astype(np.float32),
                     "g": rng.standard_normal((1, 512, 1)).astype(np.float32) * 0.05},
     }
@@ -182,7 +212,8 @@ def export(model_dir: Path, out_dir: Path) -> Path:
     names = _param_names(model)
     manifest: dict = {"width": int(model.args.gpt_n_model_channels), "layers": layers,
                       "heads": int(model.args.gpt_n_heads), "start_text_token": int(model.gpt.start_text_token),
-                      "stop_text_token": int(model.gpt.stop_text_token), "graphs": {}}
+                      "stop_text_token": int(model.gpt.stop_text_token), "gpt_cache": GPT_CACHE,
+                      "graphs": {}}
     reference: dict = {}
     for graph in GRAPHS:
         module, feed = mods[graph], inputs[graph]
@@ -190,11 +221,15 @@ def export(model_dir: Path, out_dir: Path) -> Path:
                    if graph == "gpt" else [{"speaker": "embedding", "conditioning": "latents",
                                             "hifigan": "audio"}[graph]])
         path = out_dir / f"{graph}.onnx"
-        with torch.inference_mode():
+        # the tracer warns about Python numbers taken from tensors: in CachedAttention they are
+        # replaced by the exported node, in coqui's modules they are constants of the model
+        with torch.inference_mode(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)
             torch.onnx.export(module, tuple(torch.from_numpy(v) for v in feed.values()), str(path),
                               input_names=list(feed), output_names=outputs, opset_version=OPSET,
                               dynamic_axes=_dynamic_axes(graph, feed, outputs), do_constant_folding=False,
-                              keep_initializers_as_inputs=True, dynamo=False)
+                              keep_initializers_as_inputs=True, dynamo=False,
+                              custom_opsets={"com.microsoft": 1})
         proto = onnx.load(str(path))
         tensors = _rename_weights(proto, module, names)
         if graph == "hifigan":
@@ -217,11 +252,11 @@ def _dynamic_axes(graph: str, feed: dict, outputs: list[str]) -> dict:
     if graph == "gpt":
         axes = {"cond": {1: "c"}, "text": {1: "t"}, "mel": {1: "m"}}
         for name in feed:
-            if name.startswith("past_"):
-                axes[name] = {2: "past"}
+            if name.startswith(("past_k_", "past_v_")):
+                axes[name] = {2: "capacity"}
         for name in outputs:
             if name.startswith("present_"):
-                axes[name] = {2: "total"}
+                axes[name] = {2: "capacity_out"}
         return axes
     axes = {next(iter(feed)): {2: "frames"}}
     if graph == "hifigan":

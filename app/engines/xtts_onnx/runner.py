@@ -1,7 +1,7 @@
 """XTTS v2 on onnxruntime and numpy only: conditioning, GPT decoding with a key/value cache,
 sampling as coqui configures it, and HiFiGAN. No torch, no coqui-tts.
 
-The graphs (export.py) sit in ``<model>/onnx/``; ``gpt.int8.onnx`` (quantize.py) is used instead of
+The graphs (export.py) sit in ``<model>/onnx/``; ``gpt.int4.onnx`` (quantize.py) is used instead of
 ``gpt.onnx`` when present, on the CPU. Where onnxruntime has its CUDA provider (onnxruntime-gpu)
 the sessions take it, with the float32 graphs (untested here: no GPU on the build machine).
 Sampling follows transformers' order for coqui's settings: repetition penalty over every id seen
@@ -18,6 +18,8 @@ import numpy as np
 
 from app.engines.threads import ort_session_options
 from app.engines.xtts_onnx import audio
+from app.engines.xtts_onnx.convert import GPT_CACHE
+from app.engines.xtts_onnx.quantize import QUANTIZED_GPT
 
 MIN_CHUNK_SECONDS = 0.33   # coqui skips shorter conditioning chunks
 
@@ -39,6 +41,8 @@ class XttsOnnx:
         config = json.loads((self.model_dir / "config.json").read_text())
         self.config, self.args = config, config["model_args"]
         self.layers, self.heads, self.width = self.manifest["layers"], self.manifest["heads"], self.manifest["width"]
+        if self.manifest.get("gpt_cache") != GPT_CACHE:
+            raise ValueError("its graphs were converted by an older Kaytoo; get the cloning model again")
 
         def options(n: int, arena: bool = False):
             opts = ort_session_options(arena)   # the engine's pool size, threads that sleep when idle
@@ -49,7 +53,7 @@ class XttsOnnx:
 
         providers = providers or pick_providers(ort.get_available_providers())
         gpt = gpt_graph(graphs, providers[0])
-        self.precision = "int8" if gpt.name == "gpt.int8.onnx" else "fp32"
+        self.precision = "int4" if gpt.name == QUANTIZED_GPT else "fp32"
         files = {"speaker": (graphs / "speaker.onnx", options(threads)),
                  "conditioning": (graphs / "conditioning.onnx", options(threads)),
                  "gpt": (gpt, options(threads, gpt_arena)),
@@ -78,29 +82,25 @@ class XttsOnnx:
         return np.mean(styles, axis=0).astype(np.float32), speaker.astype(np.float32)
 
     # -- GPT ------------------------------------------------------------------------------------
-    def _empty_past(self) -> dict[str, np.ndarray]:
-        shape = (1, self.heads, 0, self.width // self.heads)
-        return {f"past_{kv}_{i}": np.zeros(shape, np.float32) for i in range(self.layers) for kv in "kv"}
-
-    def steps(self, tokens: list[int], cond: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def steps(self, tokens: list[int], cond: np.ndarray,
+              headroom: int = 256) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Feed the GPT: yields (logits [vocab], latent [width]) per position, and takes the next
-        code with ``send``. The first yield comes from the prompt (cond + text + start code)."""
+        code with ``send``. The first yield comes from the prompt (cond + text + start code).
+        Each block's keys and values stay in one buffer the graph writes in place (``KvCache``),
+        sized for ``headroom`` codes after the prompt at first (~12 s of speech) and doubled when full."""
         args = self.args
         text = np.array([[self._start_text()] + list(tokens) + [self._stop_text()]], np.int64)
+        prompt = cond.shape[1] + text.shape[1] + 1
+        cache = KvCache(self.sessions["gpt"], self.layers, self.heads, self.width // self.heads, prompt + headroom)
         feed = {"cond": cond.astype(np.float32), "text": text,
-                "mel": np.array([[args["gpt_start_audio_token"]]], np.int64),
-                "mel_start": np.zeros(1, np.int64), **self._empty_past()}
-        empty_cond = np.zeros((1, 0, self.width), np.float32)
-        empty_text = np.zeros((1, 0), np.int64)
-        session, names = self.sessions["gpt"], [o.name for o in self.sessions["gpt"].get_outputs()]
-        position = 0
+                "mel": np.array([[args["gpt_start_audio_token"]]], np.int64), "mel_start": np.zeros(1, np.int64)}
+        empty = {"cond": np.zeros((1, 0, self.width), np.float32), "text": np.zeros((1, 0), np.int64)}
+        used, position = 0, 0
         while True:
-            out = dict(zip(names, session.run(None, feed)))
-            code = yield out["logits"][0], out["latent"][0]
+            used = cache.run(feed, used, prompt if used == 0 else 1)
+            code = yield cache.logits[0].copy(), cache.latent[0].copy()
             position += 1
-            feed = {"cond": empty_cond, "text": empty_text, "mel": np.array([[code]], np.int64),
-                    "mel_start": np.array([position], np.int64),
-                    **{n.replace("present", "past"): v for n, v in out.items() if n.startswith("present")}}
+            feed = {**empty, "mel": np.array([[code]], np.int64), "mel_start": np.array([position], np.int64)}
 
     def _start_text(self) -> int:
         return int(self.manifest["start_text_token"])
@@ -137,6 +137,50 @@ class XttsOnnx:
         return self.sessions["hifigan"].run(None, {"z": grid.astype(np.float32), "g": speaker})[0].reshape(-1)
 
 
+class KvCache:
+    """The GPT's keys and values for one sentence: a buffer per block and per keys/values, bound
+    as both the past input and the present output of the graph (onnxruntime's GroupQueryAttention
+    then writes each step's keys in place), grown by doubling when full. The logits and latent
+    outputs are bound to buffers of their own, overwritten at every run."""
+
+    def __init__(self, session, layers: int, heads: int, head_dim: int, capacity: int):
+        self.session, self.shape = session, (1, heads, 0, head_dim)
+        self.names = [f"{kv}_{i}" for i in range(layers) for kv in "kv"]
+        outputs = {o.name: o.shape[-1] for o in session.get_outputs()}
+        self.logits = np.zeros((1, outputs["logits"]), np.float32)
+        self.latent = np.zeros((1, outputs["latent"]), np.float32)
+        self.buffers: dict[str, np.ndarray] = {}
+        self.binding = session.io_binding()
+        self._grow(capacity, 0)
+
+    def _grow(self, capacity: int, used: int) -> None:
+        import onnxruntime as ort
+
+        b = self.binding
+        for name in self.names:
+            old = self.buffers.get(name)
+            new = np.zeros(self.shape[:2] + (capacity,) + self.shape[3:], np.float32)
+            if old is not None:
+                new[:, :, :used] = old[:, :, :used]
+            self.buffers[name] = new
+            value = ort.OrtValue.ortvalue_from_numpy(new)   # shares the numpy array's memory
+            b.bind_ortvalue_input(f"past_{name}", value)
+            b.bind_ortvalue_output(f"present_{name}", value)
+        b.bind_ortvalue_output("logits", ort.OrtValue.ortvalue_from_numpy(self.logits))
+        b.bind_ortvalue_output("latent", ort.OrtValue.ortvalue_from_numpy(self.latent))
+
+    def run(self, feed: dict[str, np.ndarray], used: int, new: int) -> int:
+        """One run of the graph on ``feed`` (``new`` positions after the ``used`` ones); returns
+        the positions now in the cache. Results are in ``logits`` and ``latent``."""
+        capacity = self.buffers[self.names[0]].shape[2]
+        if used + new > capacity:
+            self._grow(max(2 * capacity, used + new), used)
+        for name, value in {**feed, "past_len": np.array([used], np.int64)}.items():
+            self.binding.bind_cpu_input(name, value)
+        self.session.run_with_iobinding(self.binding)
+        return used + new
+
+
 def pick_providers(available: list[str]) -> list[str]:
     """onnxruntime's CUDA provider first when this onnxruntime has it (the onnxruntime-gpu
     package), the CPU always as the fallback."""
@@ -144,11 +188,10 @@ def pick_providers(available: list[str]) -> list[str]:
 
 
 def gpt_graph(graphs: Path, provider: str) -> Path:
-    """The INT8 GPT on the CPU when the converter made one; float32 on CUDA, where the dynamic
-    INT8 operators (DynamicQuantizeLinear, MatMulInteger) would run on the CPU between GPU nodes.
-    FP16 graphs for CUDA are not made yet."""
-    int8 = graphs / "gpt.int8.onnx"
-    return int8 if provider == "CPUExecutionProvider" and int8.is_file() else graphs / "gpt.onnx"
+    """The 4-bit GPT on the CPU when the converter made one; float32 on CUDA (FP16 graphs for
+    CUDA are not made yet)."""
+    quantized = graphs / QUANTIZED_GPT
+    return quantized if provider == "CPUExecutionProvider" and quantized.is_file() else graphs / "gpt.onnx"
 
 
 def argmax(logits: np.ndarray) -> int:
