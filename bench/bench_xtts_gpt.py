@@ -1,13 +1,15 @@
 """The XTTS GPT graph's weight formats on the CPU: float32, per-channel dynamic INT8 (onnxruntime's
-``quantize_dynamic``: the tier before 2026-12-02) and block-wise 4-bit (``quantize.py``: the tier now).
+``quantize_dynamic``: the tier before 2026-12-02), our per-channel INT8 (``quantize.py``: the tier's
+prompt graph now) and block-wise 4-bit (``quantize.py``: the tier's step graph now).
 
     .venv/bin/python bench/bench_xtts_gpt.py [--work /tmp/kaytoo-xtts-full] [--codes 150] [--rounds 3]
 
 Needs the converted full-size model of bench_xtts_onnx.py (``WORK/xtts-v2/onnx``: run that first).
 Each format decodes the same prompt (32 conditioning latents, 60 text tokens) and the same 150
 codes, teacher-forced, through the tier's runner (``XttsOnnx.steps``: the in-place key/value
-cache); rounds interleave the formats so machine noise hits all alike. Printed: ms per code
-(wall and CPU, medians), the ratio against dynamic INT8 in the same run, and how far each
+cache), each format for the prompt and the steps alike; rounds interleave the formats so machine
+noise hits all alike. Printed: the prompt's time (93 positions), ms per code (wall and CPU,
+medians), the ratio against dynamic INT8 in the same run, and how far each
 format's code distribution is from float32's at every step (KL divergence, RMS logit error,
 argmax agreement). With random weights the distributions are nearly flat: the distances rank the
 formats, they do not predict how a trained voice sounds.
@@ -53,7 +55,7 @@ def main() -> int:
     import onnxruntime as ort
 
     from app.engines.threads import ort_session_options
-    from app.engines.xtts_onnx.quantize import QUANTIZED_GPT
+    from app.engines.xtts_onnx.quantize import PROMPT_GPT, QUANTIZED_GPT
     from app.engines.xtts_onnx.runner import XttsOnnx
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -67,7 +69,7 @@ def main() -> int:
     runner = XttsOnnx(args.work / "xtts-v2")
     with tempfile.TemporaryDirectory(dir=args.work) as tmp:
         files = {"float32": graphs / "gpt.onnx", "dynamic INT8": dynamic_int8(graphs, Path(tmp)),
-                 "4-bit (the tier)": graphs / QUANTIZED_GPT}
+                 "INT8 (tier prompt)": graphs / PROMPT_GPT, "4-bit (tier steps)": graphs / QUANTIZED_GPT}
         sessions = {}
         for name, path in files.items():
             opts = ort_session_options(True)
@@ -77,13 +79,16 @@ def main() -> int:
         tokens = list(range(20, 80))
         codes = [100 + (i * 7) % 900 for i in range(args.codes)]
         times: dict[str, list[tuple[float, float]]] = {n: [] for n in sessions}
+        prompts: dict[str, list[float]] = {n: [] for n in sessions}
         logits: dict[str, np.ndarray] = {}
         loads = []
         for _ in range(args.rounds):
             for name, session in sessions.items():
-                runner.sessions["gpt"] = session
+                runner.sessions["gpt"] = runner.prompt_session = session
                 steps = runner.steps(tokens, cond)
+                start = time.perf_counter()
                 out = [next(steps)[0]]
+                prompts[name].append(time.perf_counter() - start)
                 wall, cpu = time.perf_counter(), time.process_time()
                 out += [steps.send(c)[0] for c in codes]
                 times[name].append(((time.perf_counter() - wall) / len(codes) * 1e3,
@@ -96,7 +101,8 @@ def main() -> int:
           f"interleaved rounds, load average {min(loads):.1f}-{max(loads):.1f}")
     for name, t in times.items():
         wall, cpu = statistics.median(w for w, _ in t), statistics.median(c for _, c in t)
-        print(f"  {name:17s} {wall:6.1f} ms/code (CPU {cpu:6.1f})  ×{base / wall:.2f} vs dynamic INT8;  "
+        print(f"  {name:18s} prompt {statistics.median(prompts[name]):.2f} s, {wall:6.1f} ms/code (CPU {cpu:6.1f})  "
+              f"×{base / wall:.2f} vs dynamic INT8;  "
               f"vs float32: {distance(logits[name], logits['float32'])}")
     return 0
 

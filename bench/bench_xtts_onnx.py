@@ -1,4 +1,4 @@
-"""Full-size XTTS v2 on the CPU: torch FP32, torch INT8 (today's tier) and ONNX Runtime INT8, side by side.
+"""Full-size XTTS v2 on the CPU: torch FP32, torch INT8 (today's tier) and ONNX Runtime (4-bit GPT), side by side.
 
     .venv/bin/python bench/bench_xtts_onnx.py [--work /tmp/kaytoo-xtts-full] [--runs 3] [--threads 2]
                                               [--seconds 5] [--out bench/results/xtts.md]
@@ -33,10 +33,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 VARIANTS = {"torch-fp32": "torch FP32", "torch-int8": "torch INT8 (Conv1D→Linear + dynamic; the torch tier)",
-            "onnx-int8": "ONNX Runtime INT8 GPT, FP32 HiFiGAN, serial (before the pipeline)",
+            "onnx-serial": "ONNX Runtime 4-bit GPT, FP32 HiFiGAN, serial (GPT, then HiFiGAN)",
             "onnx-pipe": "ONNX Runtime, GPT ∥ HiFiGAN pipelined, 2 + 2 threads, GPT arena (the tier now)",
             "onnx-pipe-1": "ONNX Runtime, GPT ∥ HiFiGAN pipelined, 1 + 1 threads, GPT arena"}
-ONNX_OPTIONS = {"onnx-int8": {"pipelined": False, "gpt_arena": False},
+ONNX_OPTIONS = {"onnx-serial": {"pipelined": False, "gpt_arena": False},
                 "onnx-pipe": {},
                 "onnx-pipe-1": {"threads": 1, "decoder_threads": 1}}
 SENTENCE = ("The captain says you are a friend, and I will not kill you, but the odds of "
@@ -189,7 +189,7 @@ def _hifigan_ms(backend, variant: str, latents) -> tuple[float, float]:
 
 
 def convert(model_dir: Path) -> dict:
-    """The torch-free converter (and INT8 quantization) in its own process: time and peak memory."""
+    """The torch-free converter (and the 4-bit quantization) in its own process: time and peak memory."""
     import resource
 
     t0 = time.perf_counter()
@@ -245,7 +245,7 @@ def table(results: list[dict], conversion: dict, loads: list[float], args) -> st
     base = next((r for r in results if r["variant"] == "torch-int8"), None) or results[0]
     vs = "torch INT8" if base["variant"] == "torch-int8" else "ONNX serial"   # --only without torch
     lines = [
-        "## XTTS v2: torch FP32 vs torch INT8 vs ONNX Runtime INT8 (bench/bench_xtts_onnx.py)", "",
+        "## XTTS v2: torch FP32 vs torch INT8 vs ONNX Runtime, 4-bit GPT (bench/bench_xtts_onnx.py)", "",
         f"Full-size XTTS v2 from the published configuration, random weights, stop code off; through the tiers "
         f"the app uses; a {args.seconds:.0f} s stretch of one sentence streamed per run; {args.threads} threads; "
         f"each variant loaded once in its own process, then {args.runs} rounds (after a warm-up round) running "
@@ -259,7 +259,7 @@ def table(results: list[dict], conversion: dict, loads: list[float], args) -> st
         "| RTF vs ONNX serial | CPU s per audio s | HiFiGAN frames per frame heard | GPT ms/code (CPU) "
         f"| GPT vs {vs} (CPU) | HiFiGAN, {WINDOW} frames (CPU) | HiFiGAN vs {vs} (CPU) | peak RSS |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
-    serial = next((r for r in results if r["variant"] == "onnx-int8"), None)
+    serial = next((r for r in results if r["variant"] == "onnx-serial"), None)
     for r in results:
         lines.append(
             f"| {VARIANTS[r['variant']]} | {r['load_s']:.1f} s | {r['load_peak_mib']:.0f} MiB | "
@@ -271,7 +271,7 @@ def table(results: list[dict], conversion: dict, loads: list[float], args) -> st
             f"(x{base['gpt_cpu_ms_per_code'] / r['gpt_cpu_ms_per_code']:.2f}) | "
             f"{r['hifigan_ms']:.0f} ms ({r['hifigan_cpu_ms']:.0f} ms) | x{base['hifigan_ms'] / r['hifigan_ms']:.2f} "
             f"(x{base['hifigan_cpu_ms'] / r['hifigan_cpu_ms']:.2f}) | {r['peak_mib']:.0f} MiB |")
-    lines += ["", f"Conversion (torch-free, once after the download; includes INT8 quantization and the "
+    lines += ["", f"Conversion (torch-free, once after the download; includes the 4-bit quantization and the "
               f"self-test): {conversion['convert_s']:.0f} s, peak {conversion['convert_peak_mib']:.0f} MiB "
               f"(load average {conversion.get('load_average', float('nan')):.1f} then).",
               "Per run (RTF / stall s / HiFiGAN ms): " + "; ".join(
@@ -305,9 +305,9 @@ def main() -> None:
         record.write_text(json.dumps({**convert(model_dir), "load_average": os.getloadavg()[0]}))
     conversion = json.loads(record.read_text()) if record.is_file() else {"convert_s": float("nan"),
                                                                           "convert_peak_mib": float("nan")}
-    if not {"torch-int8", "onnx-int8"} & set(args.only):
-        raise SystemExit("the ratios are against torch-int8 (or, without torch, onnx-int8): keep one in --only")
-    args.only = sorted(args.only, key=["torch-int8", "onnx-int8"].__contains__, reverse=True)
+    if not {"torch-int8", "onnx-serial"} & set(args.only):
+        raise SystemExit("the ratios are against torch-int8 (or, without torch, onnx-serial): keep one in --only")
+    args.only = sorted(args.only, key=["torch-int8", "onnx-serial"].__contains__, reverse=True)
     results, loads = interleaved(args, model_dir)
     text = table(results, conversion, loads, args)
     print(text)

@@ -23,7 +23,7 @@ import torch
 from app.engines.tts.base import VoiceRef
 from app.engines.tts.xtts_onnx import XttsOnnxBackend
 from app.engines.xtts_onnx.export import example_inputs, load_xtts, modules, run_torch
-from app.engines.xtts_onnx.runner import XttsOnnx, gpt_graph, pick_providers
+from app.engines.xtts_onnx.runner import XttsOnnx, gpt_graphs, pick_providers
 from tests.tiny_xtts import MAX_AUDIO_TOKENS
 
 CODES = MAX_AUDIO_TOKENS - 3
@@ -187,26 +187,28 @@ def test_tier_streams_a_cloned_voice_like_a_one_shot_torch_decode(onnx_dir, coqu
     assert again.latents_computed == 0
 
 
-def test_int4_gpt_follows_float32(onnx_dir, tmp_path, runner):
-    """gpt.int4.onnx (block-wise 4-bit weights) against the float32 graph, teacher-forced over a
-    sentence: latents cosine ≥ 0.99 at every step (measured ≥ 0.999 on the tiny random model)."""
+def test_quantized_gpt_follows_float32(onnx_dir, tmp_path, runner):
+    """gpt.int8.onnx (the prompt, per-channel INT8) then gpt.int4.onnx (the steps, block-wise 4-bit
+    weights) against the float32 graph, teacher-forced over a sentence: latents cosine ≥ 0.99 at
+    every step (measured ≥ 0.999 on the tiny random model)."""
     import onnx
 
-    from app.engines.xtts_onnx.quantize import QUANTIZED_GPT, quantize_gpt
+    from app.engines.xtts_onnx.quantize import PROMPT_GPT, QUANTIZED_GPT, quantize_gpt
 
     folder = tmp_path / "onnx"
     shutil.copytree(onnx_dir / "onnx", folder)
     quantize_gpt(folder)
-    ops = [n.op_type for n in onnx.load(str(folder / QUANTIZED_GPT), load_external_data=False).graph.node]
-    assert ops.count("MatMulNBits") == 4 * runner.layers and "MatMul" not in ops   # the code head is a Gemm
+    for name, op in ((QUANTIZED_GPT, "MatMulNBits"), (PROMPT_GPT, "DynamicQuantizeMatMul")):
+        ops = [n.op_type for n in onnx.load(str(folder / name), load_external_data=False).graph.node]
+        assert ops.count(op) == 4 * runner.layers and "MatMul" not in ops   # the code head is a Gemm
     (tmp_path / "config.json").write_bytes((onnx_dir / "config.json").read_bytes())
     int4 = XttsOnnx(tmp_path)
     assert int4.precision == "int4" and runner.precision == "fp32"
     # on CUDA (onnxruntime-gpu) the float32 GPT would run: the 4-bit kernels are tested on the CPU only
     assert int4.device == "cpu" and pick_providers(ort.get_available_providers()) == ["CPUExecutionProvider"]
     assert pick_providers(["CUDAExecutionProvider", "CPUExecutionProvider"])[0] == "CUDAExecutionProvider"
-    assert gpt_graph(folder, "CUDAExecutionProvider").name == "gpt.onnx"
-    assert gpt_graph(folder, "CPUExecutionProvider").name == QUANTIZED_GPT
+    assert [p.name for p in gpt_graphs(folder, "CUDAExecutionProvider")] == ["gpt.onnx", "gpt.onnx"]
+    assert [p.name for p in gpt_graphs(folder, "CPUExecutionProvider")] == [QUANTIZED_GPT, PROMPT_GPT]
     cond = np.random.default_rng(4).standard_normal((1, 32, runner.width)).astype(np.float32)
     tokens = [5, 9, 17, 3, 2, 11, 40]
     a, b = runner.steps(tokens, cond), int4.steps(tokens, cond)

@@ -47,8 +47,8 @@ GPT_CACHE = "in-place"   # the manifest's name for the GPT interface the runner 
 # is its time in a 34 s conversion of the full-size model on two cores: 6, 8, 14.5 and 5.5 s.
 Progress = Callable[[int, int, str], None]
 PROGRESS_TOTAL = 1000
-_STEPS = (("writing the weights", 0), ("self-test", 180), ("4-bit quantization", 410),
-          ("checking the 4-bit GPT", 840))
+_STEPS = (("writing the weights", 0), ("self-test", 180), ("quantization", 410),
+          ("checking the quantized GPT", 840))
 
 
 def converted(model_dir: Path) -> bool:
@@ -121,7 +121,7 @@ def convert(model_dir: Path, graphs_dir: Path | None = None, quantize: bool = Tr
         finally:
             ckpt.close()
         if quantize and quantizer.available():
-            _step(progress, "4-bit quantization")
+            _step(progress, "quantization")
             _quantize(stage, progress)
         if progress is not None:
             progress(PROGRESS_TOTAL, PROGRESS_TOTAL, "done")
@@ -211,26 +211,30 @@ def _self_test(stage: Path, manifest: dict, ckpt: Checkpoint) -> str:
 
 
 def _quantize(stage: Path, progress: Progress | None = None) -> None:
-    """4-bit GPT beside the float32 one; its first step must agree with float32's (cosine ≥ 0.99)."""
+    """The quantized GPTs beside the float32 one (quantize.py); their first step must agree with
+    float32's (cosine ≥ 0.99)."""
     import onnxruntime as ort
 
     try:
         quantizer.quantize_gpt(stage)
     except Exception as e:  # the float32 graph still serves: say so, do not fail the conversion
-        log.warning("XTTS stays float32: 4-bit quantization failed (%s)", e)
+        log.warning("XTTS stays float32: quantization failed (%s)", e)
         return
-    _step(progress, "checking the 4-bit GPT")
+    _step(progress, "checking the quantized GPT")
     ref = np.load(stage / "reference.npz")
-    latents = []
-    for name in ("gpt.onnx", quantizer.QUANTIZED_GPT):
+    latents = {}
+    for name in ("gpt.onnx", quantizer.QUANTIZED_GPT, quantizer.PROMPT_GPT):
         session = ort.InferenceSession(str(stage / name), providers=["CPUExecutionProvider"])
         feed = {i.name: ref[f"gpt/in/{i.name}"] for i in session.get_inputs()}
-        latents.append(session.run(["latent"], feed)[0].reshape(-1).astype(np.float64))
-    cosine = float(latents[0] @ latents[1] / (np.linalg.norm(latents[0]) * np.linalg.norm(latents[1]) + 1e-12))
-    if not cosine >= 0.99:
-        for f in stage.glob(quantizer.QUANTIZED_GPT + "*"):
-            f.unlink()
-        raise ConversionError(f"the self-test failed: the 4-bit GPT drifts from float32 (cosine {cosine:.3f})")
+        latents[name] = session.run(["latent"], feed)[0].reshape(-1).astype(np.float64)
+    want = latents.pop("gpt.onnx")
+    for name, got in latents.items():
+        cosine = float(want @ got / (np.linalg.norm(want) * np.linalg.norm(got) + 1e-12))
+        if not cosine >= 0.99:
+            for f in [*stage.glob(quantizer.QUANTIZED_GPT + "*"), *stage.glob(quantizer.PROMPT_GPT + "*")]:
+                f.unlink()
+            raise ConversionError(f"the self-test failed: the quantized GPT ({name}) drifts from float32 "
+                                  f"(cosine {cosine:.3f})")
 
 
 def first_block_keys(ckpt: Checkpoint, feed: dict, heads: int) -> np.ndarray:

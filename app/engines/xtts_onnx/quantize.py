@@ -1,24 +1,31 @@
-"""4-bit weights for the XTTS GPT graph, once, after conversion (``gpt.int4.onnx``).
+"""Quantized weights for the XTTS GPT graph, once, after conversion: two graphs of one interface.
 
-Each of the GPT's projection MatMuls (export.py writes them as MatMul + Add) becomes onnxruntime's
-MatMulNBits: the weight in blocks of 32 input rows per output column, 4 bits each with one float32
-scale per block (symmetric), and ``accuracy_level=4``: activations quantized to int8 per block
-inside the kernel. Per step the GPT reads its weights once, so their size sets its speed; against
-the per-channel dynamic INT8 of earlier versions this is ×1.4 faster and closer to float32
-(bench/results/xtts.md: KL divergence of the code distribution 0.0003 vs 0.0032). Embeddings,
-layer norms and the code head stay float32. The packing is onnxruntime's own kernel
-(``quantize_matmul_4bits``, what its MatMulNBitsQuantizer calls); that quantizer itself needs
-onnx-ir and sympy, which the packaged app leaves out. Needs the ``onnx`` package (conversion only);
+- ``gpt.int4.onnx`` decodes one code per step. Each projection MatMul (export.py writes them as
+  MatMul + Add) becomes onnxruntime's MatMulNBits: the weight in blocks of 32 input rows per output
+  column, 4 bits each with one float32 scale per block (symmetric), ``accuracy_level=4``
+  (activations quantized to int8 per block inside the kernel). A step reads every weight once, so
+  their size sets its speed: ×1.2–1.4 faster per code than per-channel dynamic INT8 and closer to
+  float32 (KL divergence of the code distribution 0.0003 vs 0.0031, bench/results/xtts.md).
+- ``gpt.int8.onnx`` runs the prompt (conditioning latents + text: ~100 positions at once). There
+  the kernels' arithmetic matters, not the weights' size, and MatMulNBits with many rows is slow
+  on a CPU without VNNI (1.7 s for a 103-position prompt, float32 1.5 s): DynamicQuantizeMatMul,
+  per-channel symmetric INT8 weights with activations quantized per run, takes 0.9 s.
+
+Embeddings, layer norms and the code head stay float32. The 4-bit packing is onnxruntime's own
+kernel (``quantize_matmul_4bits``, what its MatMulNBitsQuantizer calls; that quantizer needs onnx-ir
+and sympy, which the packaged app leaves out). Needs the ``onnx`` package (conversion only);
 without it the tier runs the float32 graph.
 """
 from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
-QUANTIZED_GPT = "gpt.int4.onnx"
+QUANTIZED_GPT = "gpt.int4.onnx"   # one code per step
+PROMPT_GPT = "gpt.int8.onnx"      # the prompt
 BLOCK = 32              # input rows per scale: 64 and 128 were as fast, further from float32
 ACCURACY_LEVEL = 4      # int8 activations: the integer dot-product kernels
 
@@ -27,11 +34,18 @@ def available() -> bool:
     return importlib.util.find_spec("onnx") is not None
 
 
-def quantize_gpt(folder: Path) -> Path:
-    """Write ``gpt.int4.onnx`` (+ its data) beside ``gpt.onnx`` in ``folder``; returns its path."""
+def quantize_gpt(folder: Path) -> tuple[Path, Path]:
+    """Write ``gpt.int4.onnx`` and ``gpt.int8.onnx`` (+ their data) beside ``gpt.onnx`` in
+    ``folder``; returns their paths. One float32 graph in memory at a time."""
+    return (_rewrite(Path(folder), QUANTIZED_GPT, _matmul_nbits),
+            _rewrite(Path(folder), PROMPT_GPT, _matmul_int8))
+
+
+def _rewrite(folder: Path, name: str, replace: Callable) -> Path:
+    """gpt.onnx with every MatMul by a 2-D float32 weight replaced by ``replace(graph, node, weight)``."""
     import onnx
 
-    model = onnx.load(str(Path(folder) / "gpt.onnx"))
+    model = onnx.load(str(folder / "gpt.onnx"))
     graph = model.graph
     weights = {init.name: init for init in graph.initializer}
     nodes = []
@@ -40,17 +54,31 @@ def quantize_gpt(folder: Path) -> Path:
         if w is None or len(w.dims) != 2 or w.data_type != onnx.TensorProto.FLOAT:
             nodes.append(node)
             continue
-        nodes.append(_matmul_nbits(graph, node, onnx.numpy_helper.to_array(w)))
+        nodes.append(replace(graph, node, onnx.numpy_helper.to_array(w)))
         graph.initializer.remove(w)
         weights.pop(w.name)
     del graph.node[:]
     graph.node.extend(nodes)
     if not any(o.domain == "com.microsoft" for o in model.opset_import):
         model.opset_import.append(onnx.helper.make_opsetid("com.microsoft", 1))
-    out = Path(folder) / QUANTIZED_GPT
+    out = folder / name
     onnx.save_model(model, str(out), save_as_external_data=True, all_tensors_to_one_file=True,
                     location=out.name + ".data", size_threshold=1024)
     return out
+
+
+def _matmul_int8(graph, node, weight: np.ndarray):
+    """The DynamicQuantizeMatMul node (and its initializers) that replaces MatMul ``node``:
+    INT8 weights, one scale per output column."""
+    from onnx import helper, numpy_helper
+
+    scale = np.maximum(np.abs(weight).max(axis=0), 1e-12).astype(np.float32) / 127
+    quantized = np.clip(np.rint(weight / scale), -127, 127).astype(np.int8)
+    name = node.input[1]
+    graph.initializer.extend([numpy_helper.from_array(quantized, name + "_Q8"),
+                              numpy_helper.from_array(scale, name + "_scale")])
+    return helper.make_node("DynamicQuantizeMatMul", [node.input[0], name + "_Q8", name + "_scale"],
+                            list(node.output), name=(node.name or name) + "_Q8", domain="com.microsoft")
 
 
 def _matmul_nbits(graph, node, weight: np.ndarray):

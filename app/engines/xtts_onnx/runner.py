@@ -1,8 +1,8 @@
 """XTTS v2 on onnxruntime and numpy only: conditioning, GPT decoding with a key/value cache,
 sampling as coqui configures it, and HiFiGAN. No torch, no coqui-tts.
 
-The graphs (export.py) sit in ``<model>/onnx/``; ``gpt.int4.onnx`` (quantize.py) is used instead of
-``gpt.onnx`` when present, on the CPU. Where onnxruntime has its CUDA provider (onnxruntime-gpu)
+The graphs (export.py) sit in ``<model>/onnx/``; on the CPU ``gpt.int4.onnx`` decodes the steps and
+``gpt.int8.onnx`` runs the prompt (quantize.py) instead of ``gpt.onnx`` when present. Where onnxruntime has its CUDA provider (onnxruntime-gpu)
 the sessions take it, with the float32 graphs (untested here: no GPU on the build machine).
 Sampling follows transformers' order for coqui's settings: repetition penalty over every id seen
 so far (the prompt's placeholder ids included, as coqui's generate does), temperature, top-k,
@@ -19,7 +19,7 @@ import numpy as np
 from app.engines.threads import ort_session_options
 from app.engines.xtts_onnx import audio
 from app.engines.xtts_onnx.convert import GPT_CACHE
-from app.engines.xtts_onnx.quantize import QUANTIZED_GPT
+from app.engines.xtts_onnx.quantize import PROMPT_GPT, QUANTIZED_GPT
 
 MIN_CHUNK_SECONDS = 0.33   # coqui skips shorter conditioning chunks
 
@@ -52,7 +52,7 @@ class XttsOnnx:
             return opts
 
         providers = providers or pick_providers(ort.get_available_providers())
-        gpt = gpt_graph(graphs, providers[0])
+        gpt, prompt = gpt_graphs(graphs, providers[0])
         self.precision = "int4" if gpt.name == QUANTIZED_GPT else "fp32"
         files = {"speaker": (graphs / "speaker.onnx", options(threads)),
                  "conditioning": (graphs / "conditioning.onnx", options(threads)),
@@ -60,6 +60,9 @@ class XttsOnnx:
                  "hifigan": (graphs / "hifigan.onnx", options(decoder_threads or threads))}
         self.sessions = {name: ort.InferenceSession(str(path), opts, providers=providers)
                          for name, (path, opts) in files.items()}
+        # the prompt's graph (many positions at once), the step graph's interface and cache
+        self.prompt_session = self.sessions["gpt"] if prompt == gpt else \
+            ort.InferenceSession(str(prompt), options(threads, gpt_arena), providers=providers)
         # onnxruntime falls back to the CPU when the CUDA libraries do not load: say what runs
         self.device = "cuda" if "CUDAExecutionProvider" in self.sessions["gpt"].get_providers() else "cpu"
 
@@ -91,7 +94,8 @@ class XttsOnnx:
         args = self.args
         text = np.array([[self._start_text()] + list(tokens) + [self._stop_text()]], np.int64)
         prompt = cond.shape[1] + text.shape[1] + 1
-        cache = KvCache(self.sessions["gpt"], self.layers, self.heads, self.width // self.heads, prompt + headroom)
+        cache = KvCache(self.prompt_session, self.sessions["gpt"], self.layers, self.heads, self.width // self.heads,
+                        prompt + headroom)
         feed = {"cond": cond.astype(np.float32), "text": text,
                 "mel": np.array([[args["gpt_start_audio_token"]]], np.int64), "mel_start": np.zeros(1, np.int64)}
         empty = {"cond": np.zeros((1, 0, self.width), np.float32), "text": np.zeros((1, 0), np.int64)}
@@ -139,45 +143,50 @@ class XttsOnnx:
 
 class KvCache:
     """The GPT's keys and values for one sentence: a buffer per block and per keys/values, bound
-    as both the past input and the present output of the graph (onnxruntime's GroupQueryAttention
-    then writes each step's keys in place), grown by doubling when full. The logits and latent
-    outputs are bound to buffers of their own, overwritten at every run."""
+    as both the past input and the present output of the graphs (onnxruntime's GroupQueryAttention
+    then writes each step's keys in place), grown by doubling when full. Two graphs of one
+    interface share the buffers: ``prompt`` runs many positions at once, ``step`` one. The logits
+    and latent outputs are bound to buffers of their own, overwritten at every run."""
 
-    def __init__(self, session, layers: int, heads: int, head_dim: int, capacity: int):
-        self.session, self.shape = session, (1, heads, 0, head_dim)
+    def __init__(self, prompt, step, layers: int, heads: int, head_dim: int, capacity: int):
+        self.sessions, self.shape = (prompt, step), (1, heads, 0, head_dim)
         self.names = [f"{kv}_{i}" for i in range(layers) for kv in "kv"]
-        outputs = {o.name: o.shape[-1] for o in session.get_outputs()}
+        outputs = {o.name: o.shape[-1] for o in step.get_outputs()}
         self.logits = np.zeros((1, outputs["logits"]), np.float32)
         self.latent = np.zeros((1, outputs["latent"]), np.float32)
         self.buffers: dict[str, np.ndarray] = {}
-        self.binding = session.io_binding()
+        self.bindings = tuple(s.io_binding() for s in self.sessions)
         self._grow(capacity, 0)
 
     def _grow(self, capacity: int, used: int) -> None:
         import onnxruntime as ort
 
-        b = self.binding
+        values = {}
         for name in self.names:
             old = self.buffers.get(name)
             new = np.zeros(self.shape[:2] + (capacity,) + self.shape[3:], np.float32)
             if old is not None:
                 new[:, :, :used] = old[:, :, :used]
             self.buffers[name] = new
-            value = ort.OrtValue.ortvalue_from_numpy(new)   # shares the numpy array's memory
-            b.bind_ortvalue_input(f"past_{name}", value)
-            b.bind_ortvalue_output(f"present_{name}", value)
-        b.bind_ortvalue_output("logits", ort.OrtValue.ortvalue_from_numpy(self.logits))
-        b.bind_ortvalue_output("latent", ort.OrtValue.ortvalue_from_numpy(self.latent))
+            values[name] = ort.OrtValue.ortvalue_from_numpy(new)   # shares the numpy array's memory
+        for b in self.bindings:
+            for name, value in values.items():
+                b.bind_ortvalue_input(f"past_{name}", value)
+                b.bind_ortvalue_output(f"present_{name}", value)
+            b.bind_ortvalue_output("logits", ort.OrtValue.ortvalue_from_numpy(self.logits))
+            b.bind_ortvalue_output("latent", ort.OrtValue.ortvalue_from_numpy(self.latent))
 
     def run(self, feed: dict[str, np.ndarray], used: int, new: int) -> int:
-        """One run of the graph on ``feed`` (``new`` positions after the ``used`` ones); returns
-        the positions now in the cache. Results are in ``logits`` and ``latent``."""
+        """One run on ``feed`` (``new`` positions after the ``used`` ones); returns the positions
+        now in the cache. Results are in ``logits`` and ``latent``."""
         capacity = self.buffers[self.names[0]].shape[2]
         if used + new > capacity:
             self._grow(max(2 * capacity, used + new), used)
+        which = 0 if new > 1 else 1
+        binding = self.bindings[which]
         for name, value in {**feed, "past_len": np.array([used], np.int64)}.items():
-            self.binding.bind_cpu_input(name, value)
-        self.session.run_with_iobinding(self.binding)
+            binding.bind_cpu_input(name, value)
+        self.sessions[which].run_with_iobinding(binding)
         return used + new
 
 
@@ -187,11 +196,13 @@ def pick_providers(available: list[str]) -> list[str]:
     return (["CUDAExecutionProvider"] if "CUDAExecutionProvider" in available else []) + ["CPUExecutionProvider"]
 
 
-def gpt_graph(graphs: Path, provider: str) -> Path:
-    """The 4-bit GPT on the CPU when the converter made one; float32 on CUDA (FP16 graphs for
-    CUDA are not made yet)."""
-    quantized = graphs / QUANTIZED_GPT
-    return quantized if provider == "CPUExecutionProvider" and quantized.is_file() else graphs / "gpt.onnx"
+def gpt_graphs(graphs: Path, provider: str) -> tuple[Path, Path]:
+    """(step graph, prompt graph): on the CPU the quantized ones when the converter made them (4-bit
+    steps, INT8 prompt: quantize.py); float32 on CUDA (FP16 graphs for CUDA are not made yet)."""
+    step, prompt = graphs / QUANTIZED_GPT, graphs / PROMPT_GPT
+    if provider != "CPUExecutionProvider" or not step.is_file():
+        return graphs / "gpt.onnx", graphs / "gpt.onnx"
+    return step, prompt if prompt.is_file() else step
 
 
 def argmax(logits: np.ndarray) -> int:
