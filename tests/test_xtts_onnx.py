@@ -241,3 +241,19 @@ def test_the_key_value_cache_grows_without_changing_a_step(runner):
         np.testing.assert_array_equal(ls, ll)
         np.testing.assert_array_equal(xs, xl)
         (ls, xs), (ll, xl) = small.send(int(code)), large.send(int(code))
+
+
+def test_a_voices_conditioning_cache_gives_the_same_steps(runner):
+    """The conditioning latents' keys and values, computed once per voice and put before the text,
+    give the steps of a prompt run whole (float32: equal to 1e-5), and are computed once per voice."""
+    cond = np.random.default_rng(8).standard_normal((1, 32, runner.width)).astype(np.float32)
+    tokens = [5, 9, 17, 3, 2, 11, 40]
+    runner._voices.clear()
+    for sentence in range(2):
+        reused, whole = runner.steps(tokens, cond), runner.steps(tokens, cond, reuse_voice=False)
+        (lr, xr), (lw, xw) = next(reused), next(whole)
+        for code in np.random.default_rng(9).integers(0, 1024, 20):
+            _close(lr, lw, 1e-4, rtol=1e-5)
+            _close(xr, xw, 1e-5)
+            (lr, xr), (lw, xw) = reused.send(int(code)), whole.send(int(code))
+    assert len(runner._voices) == 1

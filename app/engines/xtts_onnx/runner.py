@@ -10,7 +10,9 @@ top-p, then a multinomial draw.
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import threading
 from pathlib import Path
 from typing import Iterator
 
@@ -22,6 +24,7 @@ from app.engines.xtts_onnx.convert import GPT_CACHE
 from app.engines.xtts_onnx.quantize import PROMPT_GPT, QUANTIZED_GPT
 
 MIN_CHUNK_SECONDS = 0.33   # coqui skips shorter conditioning chunks
+VOICES_KEPT = 4            # voices whose conditioning keys/values are kept (XttsOnnx.voice_cache)
 
 
 class XttsOnnx:
@@ -65,6 +68,8 @@ class XttsOnnx:
             ort.InferenceSession(str(prompt), options(threads, gpt_arena), providers=providers)
         # onnxruntime falls back to the CPU when the CUDA libraries do not load: say what runs
         self.device = "cuda" if "CUDAExecutionProvider" in self.sessions["gpt"].get_providers() else "cpu"
+        self._voices: dict[str, dict[str, np.ndarray]] = {}   # voice_cache, oldest first
+        self._voices_lock = threading.Lock()
 
     # -- voices ---------------------------------------------------------------------------------
     def conditioning(self, samples: np.ndarray, rate: int) -> tuple[np.ndarray, np.ndarray]:
@@ -85,26 +90,51 @@ class XttsOnnx:
         return np.mean(styles, axis=0).astype(np.float32), speaker.astype(np.float32)
 
     # -- GPT ------------------------------------------------------------------------------------
-    def steps(self, tokens: list[int], cond: np.ndarray,
-              headroom: int = 256) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def steps(self, tokens: list[int], cond: np.ndarray, headroom: int = 256,
+              reuse_voice: bool = True) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Feed the GPT: yields (logits [vocab], latent [width]) per position, and takes the next
         code with ``send``. The first yield comes from the prompt (cond + text + start code).
         Each block's keys and values stay in one buffer the graph writes in place (``KvCache``),
-        sized for ``headroom`` codes after the prompt at first (~12 s of speech) and doubled when full."""
+        sized for ``headroom`` codes after the prompt at first (~12 s of speech) and doubled when full.
+        The conditioning latents come first and attend only to each other, so their keys and values
+        are the same for every sentence of a voice: with ``reuse_voice`` they are computed once per
+        voice (``voice_cache``) and the prompt runs over the text alone (a third of it, or more)."""
         args = self.args
         text = np.array([[self._start_text()] + list(tokens) + [self._stop_text()]], np.int64)
         prompt = cond.shape[1] + text.shape[1] + 1
         cache = KvCache(self.prompt_session, self.sessions["gpt"], self.layers, self.heads, self.width // self.heads,
                         prompt + headroom)
+        empty = {"cond": np.zeros((1, 0, self.width), np.float32), "text": np.zeros((1, 0), np.int64)}
         feed = {"cond": cond.astype(np.float32), "text": text,
                 "mel": np.array([[args["gpt_start_audio_token"]]], np.int64), "mel_start": np.zeros(1, np.int64)}
-        empty = {"cond": np.zeros((1, 0, self.width), np.float32), "text": np.zeros((1, 0), np.int64)}
         used, position = 0, 0
+        if reuse_voice:
+            used = cache.fill(self.voice_cache(cond))
+            feed["cond"] = empty["cond"]
         while True:
-            used = cache.run(feed, used, prompt if used == 0 else 1)
+            used = cache.run(feed, used, prompt - used if position == 0 else 1)
             code = yield cache.logits[0].copy(), cache.latent[0].copy()
             position += 1
             feed = {**empty, "mel": np.array([[code]], np.int64), "mel_start": np.array([position], np.int64)}
+
+    def voice_cache(self, cond: np.ndarray) -> dict[str, np.ndarray]:
+        """The keys and values of the conditioning latents (per block, [1, H, C, D/H]), kept for the
+        last VOICES_KEPT voices (~8 MB each at full size)."""
+        key = hashlib.sha1(np.ascontiguousarray(cond, np.float32).tobytes()).hexdigest()
+        with self._voices_lock:
+            kept = self._voices.pop(key, None)
+        if kept is None:
+            c = cond.shape[1]
+            cache = KvCache(self.prompt_session, self.sessions["gpt"], self.layers, self.heads,
+                            self.width // self.heads, c)
+            cache.run({"cond": cond.astype(np.float32), "text": np.zeros((1, 0), np.int64),
+                       "mel": np.zeros((1, 0), np.int64), "mel_start": np.zeros(1, np.int64)}, 0, c)
+            kept = {name: buffer[:, :, :c].copy() for name, buffer in cache.buffers.items()}
+        with self._voices_lock:
+            self._voices[key] = kept
+            while len(self._voices) > VOICES_KEPT:
+                self._voices.pop(next(iter(self._voices)))
+        return kept
 
     def _start_text(self) -> int:
         return int(self.manifest["start_text_token"])
@@ -175,6 +205,13 @@ class KvCache:
                 b.bind_ortvalue_output(f"present_{name}", value)
             b.bind_ortvalue_output("logits", ort.OrtValue.ortvalue_from_numpy(self.logits))
             b.bind_ortvalue_output("latent", ort.OrtValue.ortvalue_from_numpy(self.latent))
+
+    def fill(self, prefix: dict[str, np.ndarray]) -> int:
+        """Put keys and values computed before (``voice_cache``) at the start; returns their length."""
+        length = next(iter(prefix.values())).shape[2]
+        for name, values in prefix.items():
+            self.buffers[name][:, :, :length] = values
+        return length
 
     def run(self, feed: dict[str, np.ndarray], used: int, new: int) -> int:
         """One run on ``feed`` (``new`` positions after the ``used`` ones); returns the positions
