@@ -141,6 +141,7 @@ def cloned(bundle, tiny_dir, speak, tmp_path_factory) -> Path:
     assert got.returncode == 0, got.stderr
     model = Path(json.loads(got.stdout)["path"])
     assert (model / "onnx" / "gpt.int4.onnx").is_file()            # converted and quantized frozen
+    assert (model / "onnx" / "gpt.int8.onnx").is_file()            # and the prompt's graph
     assert json.loads((model / "onnx" / "converted.json").read_text())["self_test"] == "reference"
 
     change_settings(home)
