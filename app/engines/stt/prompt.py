@@ -14,8 +14,9 @@ COMMANDS = ("Kaytoo, what time is it? What day of the week is it? Set a timer fo
 MAX_NAMES = 12          # beyond this the prompt grows too long to help
 
 
-def command_prompt(voice_names: Iterable[str] = ()) -> str:
+def command_prompt(voice_names: Iterable[str] = (), commands: str = COMMANDS) -> str:
+    """``commands`` followed by the voice names; the bench tries other ``commands`` texts."""
     names = [" ".join(n.split()) for n in voice_names if n and n.strip()][:MAX_NAMES]
     if not names:
-        return COMMANDS
-    return f"{COMMANDS} Switch to the {', '.join(names)} voice. Thank you."
+        return commands
+    return f"{commands} Switch to the {', '.join(names)} voice. Thank you."
