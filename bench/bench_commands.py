@@ -78,26 +78,28 @@ CONFIGS.update({f"app+{f}": dict(_APP, front=f) for f in FRONTS})
 WORDS_PROMPT = ("Kaytoo: timer, minutes, seconds, hours, remind, reminder, cancel, stop, repeat, "
                 "slower, faster, louder, softer, volume, voice, voices, library, video, panel, "
                 "time, day, week, date, thanks. ")
-# Other command paragraphs for the prompt (issue 9's frequent clean confusions: "Timer for" heard
-# as "Time for", "Start a … timer" as "Start at", "Count down" as "Calm down", "date" as "day").
+# The app's command paragraph until 2026-12-02 (transcripts cached before then, under any
+# "prompt" configuration, were decoded with it), and the paragraphs tried against it for issue
+# 9's frequent clean confusions: "Timer for" heard as "Time for", "Start a … timer" as "Start at",
+# "Count down" as "Calm down", "date" as "day". "starts+date" won and is the app's paragraph now.
+BEFORE = ("Kaytoo, what time is it? What day of the week is it? Set a timer for five minutes. "
+          "Remind me to check the oven. Cancel the timer. Stop. Repeat that. Speak slower, "
+          "faster, louder, softer. List the voices. Open the voice library or the video panel.")
 _TIMERS = ("Kaytoo, what time is it? What's the date? What day of the week is it? Timer for five "
            "minutes. Start a ten minute timer. Count down one minute. Remind me to check the oven. "
            "Cancel the timer. Stop. Repeat that. Speak slower, faster, louder, softer. List the "
            "voices. Open the voice library or the video panel.")
+_STARTS = "Set a timer for five minutes. Timer for five minutes. Start a timer. Count down."
 PROMPTS = {
-    "timers": _TIMERS,
+    "until-2026-12-02": BEFORE,
+    "timers": _TIMERS,      # tiny.en copies the "ten" into "seven minutes"
     # a named timer as the bench's timers are named ("pasta" heard as "faster"): fits the bench
     "timers+pasta": _TIMERS.replace("Start a ten minute timer.", "Start a ten minute pasta timer."),
-    # the command starts as they begin a sentence, no new numbers (the "ten" above is copied)
-    "starts": COMMANDS.replace("Set a timer for five minutes.",
-                               "Set a timer for five minutes. Timer for five minutes. Start a timer. "
-                               "Count down."),
-    "starts+date": COMMANDS.replace("Set a timer for five minutes.",
-                                    "Set a timer for five minutes. Timer for five minutes. Start a "
-                                    "timer. Count down.").replace("is it? What day", "is it? What's "
-                                                                  "the date? What day"),
+    # the command starts as they begin a sentence, no new numbers
+    "starts": BEFORE.replace("Set a timer for five minutes.", _STARTS),
+    "starts+date": COMMANDS,
     # faster-whisper's hotwords are words put before the prompt (get_prompt): the same thing
-    "hot": "Timer for, count down, start a timer, date. " + COMMANDS,
+    "hot": "Timer for, count down, start a timer, date. " + BEFORE,
 }
 CONFIGS.update({f"app+prompt-{p}": dict(_APP, prompt=p) for p in PROMPTS})
 BASELINE = "greedy"
