@@ -24,7 +24,8 @@ same-run baseline (greedy tiny.en).
 Transcripts are cached raw (``spell_name=False``); ``--names`` adds, for each configuration, rows
 with the app's spelling of its own name (app/engines/stt/names.py) applied, as the app does.
 "app+<front>" configurations put a front end of bench/commands/fronts.py (noise suppression, a
-loudest-talker focus; all rejected) before the app's decoding.
+loudest-talker focus; all rejected) before the app's decoding; "app+prompt-<name>" ones decode
+with another command paragraph in the prompt (``PROMPTS``; "until-2026-12-02" is the app's old one).
 """
 from __future__ import annotations
 
