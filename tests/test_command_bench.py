@@ -31,3 +31,19 @@ def test_a_wrong_change_is_counted_and_typed_corpus_text_is_understood():
         # The grammar's ceiling on the corpus: every typed phrasing is understood.
         missed = [u.text for u in build() if not judge.turn(u, u.text).ok]
     assert missed == []
+
+
+def test_wer_strict_and_whisper_normalised():
+    from bench.commands.score import whisper_words, word_errors
+
+    ref = "Uh, could you set a timer for twelve minutes?"
+    heard = "Could you set a timer for 12 minutes?"
+    # Strict: the dropped filler is an error; digits are read as words, so "12" = "twelve".
+    assert word_errors(ref, heard) == (1, 9)
+    # Whisper's normaliser drops fillers and writes numbers as digits, on both sides.
+    assert word_errors(ref, heard, whisper_words) == (0, 8)
+    assert whisper_words("Start a twelve-minute timer, I can't wait.") == \
+        ["start", "a", "12", "minute", "timer", "i", "can", "not", "wait"]
+    # A real error counts under both; an empty hypothesis misses every reference word.
+    assert word_errors("Timer for five minutes.", "Time for five minutes.", whisper_words) == (1, 4)
+    assert word_errors("Stop.", "", whisper_words) == (1, 1)

@@ -159,6 +159,7 @@ def run_decoding(runs: int) -> int:
     from app.engines.models import ModelStore
     from app.engines.stt.prompt import command_prompt
     from app.engines.stt.whisper import WhisperStt
+    from bench.bench_commands import BEFORE
     from bench.commands.corpus import ALL_VOICES
 
     model = ModelStore(Path(tempfile.mkdtemp()) / "models").path_for("tiny.en")
@@ -170,6 +171,8 @@ def run_decoding(runs: int) -> int:
              "beam 5, 5-best": (WhisperStt(model, nbest=5), None),
              "beam 5, 5-best + prompt (app)": (WhisperStt(model, nbest=5), prompt),
              "beam 5, 5-best + prompt, 20 s window": (WhisperStt(model, nbest=5, window_s=20), prompt),
+             "… the prompt until 2026-12-02 (shorter)": (WhisperStt(model, nbest=5, window_s=20),
+                                                         command_prompt(ALL_VOICES, BEFORE)),
              "beam 5, 5-best + prompt, 15 s window": (WhisperStt(model, nbest=5, window_s=15), prompt)}
     for stt, p in cases.values():
         stt.load()

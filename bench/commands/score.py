@@ -1,9 +1,13 @@
-"""Scoring a transcript: the project's real Assistant decides; WER on normalised words."""
+"""Scoring a transcript: the project's real Assistant decides; WER on normalised words, strict
+(the project's own normaliser) and as the field reports it (Whisper's English normaliser)."""
 from __future__ import annotations
 
+import functools
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Callable
 
 from bench.commands.corpus import ALL_VOICES, Utterance
 
@@ -106,6 +110,8 @@ def _slot_key(intent) -> tuple[str, object] | None:
 
 
 def words(text: str) -> list[str]:
+    """The strict normaliser (the project's own): lower case, punctuation out, digits as words;
+    fillers ("uh"), contractions and spellings count as written."""
     from num2words import num2words
 
     t = text.lower().replace("’", "'").replace("-", " ")
@@ -115,11 +121,34 @@ def words(text: str) -> list[str]:
     return t.split()
 
 
-def word_errors(ref: str, hyp: str) -> tuple[int, int]:
-    """(word edits, reference words) after normalising both sides (digits as words)."""
+@functools.cache
+def _whisper_normaliser() -> Callable[[str], str]:
+    """Whisper's EnglishTextNormalizer (transformers' copy of OpenAI's), with OpenAI's British ->
+    American spelling table as the whisper-normalizer package ships it (english.json)."""
+    from importlib.resources import files
+
+    from transformers.models.whisper.english_normalizer import EnglishTextNormalizer
+
+    table = files("whisper_normalizer").joinpath("normalizers/english.json").read_text()
+    return EnglishTextNormalizer(json.loads(table))
+
+
+def whisper_words(text: str) -> list[str]:
+    """The normaliser Whisper's papers and the Open ASR leaderboard score with: fillers ("uh",
+    "um", "hmm") out, numbers as digits ("twelve minutes" = "12 minutes"), contractions
+    expanded, spellings standardised."""
+    return _whisper_normaliser()(text).split()
+
+
+def word_errors(ref: str, hyp: str,
+                normalise: Callable[[str], list[str]] = words) -> tuple[int, int]:
+    """(word edits, reference words) after ``normalise`` on both sides: ``words`` (strict, digits
+    as words) or ``whisper_words`` (Whisper's English normaliser)."""
     import jiwer
 
-    r, h = " ".join(words(ref)), " ".join(words(hyp))
+    r, h = " ".join(normalise(ref)), " ".join(normalise(hyp))
+    if not r:
+        return len(h.split()), 0
     if not h:
         return len(r.split()), len(r.split())
     out = jiwer.process_words(r, h)
