@@ -117,3 +117,15 @@ def test_serial_and_pipelined_streams_decode_the_same_windows(backend, voice):
         runs.append((decoder.windows, audio))
     assert runs[0][0] == runs[1][0]
     np.testing.assert_array_equal(runs[0][1], runs[1][1])
+
+
+def test_the_first_chunk_is_decoded_while_the_gpt_waits(backend, voice):
+    """The worker hands over the first batch and steps no further until it is decoded; then the
+    stages overlap."""
+    log: list[str] = []
+    steps, decoder = _parts(backend, voice, 1, log)
+    decode = decoder.decode
+    decoder.decode = lambda final=False: (log.append("decode"), decode(final=final))[1]
+    chunks = list(pipelined_chunks(steps, decoder, 10, 20, None))
+    assert len(chunks) >= 3 and log.index("decode") == 10    # 10 steps, then the first window alone
+    assert log[log.index("decode") + 1] == "step"

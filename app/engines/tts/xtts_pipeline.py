@@ -5,7 +5,9 @@ codes are generated, so a chunk costs GPT + HiFiGAN. Here the GPT steps run in a
 hand their latents over in the same batches (``chunk_sizes``), while the caller's thread decodes
 the previous batch: a chunk then costs about the slower of the two stages. The decoder sees the
 same pushes and decode calls in the same order, so the chunks are exactly those of
-``windowed_chunks`` for the same steps.
+``windowed_chunks`` for the same steps. The first batch is decoded alone, the worker waiting:
+the GPT uses both cores by itself, and a first HiFiGAN window sharing them with it delayed the
+first audio (0.96 s against 0.70 s serial, quiet 2-core machine, bench/results/xtts.md).
 
 Bounded: at most ``ahead`` batches wait for the decoder (latents only, 4 KiB a code). Cancel, an
 error on either side or the consumer closing the stream stops the worker within one GPT step,
@@ -28,7 +30,7 @@ def pipelined_chunks(steps: Iterator, decoder: WindowedDecoder, first_codes: int
                      cancel: threading.Event | None, ahead: int = 2) -> Iterator[np.ndarray]:
     """``windowed_chunks``' chunks, with the GPT ``steps`` consumed in a worker thread."""
     batches: queue.Queue = queue.Queue(maxsize=ahead)
-    stop = threading.Event()
+    stop, first_decoded = threading.Event(), threading.Event()
 
     def halted() -> bool:
         return stop.is_set() or (cancel is not None and cancel.is_set())
@@ -55,6 +57,9 @@ def pipelined_chunks(steps: Iterator, decoder: WindowedDecoder, first_codes: int
                 if len(batch) >= due:
                     if not hand_over((batch, False)):
                         return
+                    while not first_decoded.wait(POLL_S):   # the first chunk is decoded alone
+                        if halted():
+                            return
                     batch, due = [], next(sizes)
         except BaseException as e:  # the GPT failed: the consumer raises it
             hand_over(e)
@@ -77,6 +82,7 @@ def pipelined_chunks(steps: Iterator, decoder: WindowedDecoder, first_codes: int
             for latent in batch:
                 decoder.push(latent)
             wav = decoder.decode(final=final)   # HiFiGAN, while the worker generates the next batch
+            first_decoded.set()
             if halted():
                 return
             if wav.size:
