@@ -30,7 +30,7 @@ def cuda_gpu(driver: Path = NVIDIA_DRIVER, search_path: str | None = None) -> bo
 def preferred(driver: Path = NVIDIA_DRIVER, search_path: str | None = None) -> bool:
     """Whether the ONNX backend is the one to serve (and so to convert the model for): always where
     torch or coqui-tts is missing; beside torch, where onnxruntime is installed and no CUDA GPU is
-    present (on a CPU it is the faster one: RTF 1.07 vs 1.89, load 3.4 vs 31.5 s,
+    present (on a CPU it is the faster one: RTF 1.27–1.47 vs 3.15, load 2.4–4.9 vs 45.9 s,
     bench/results/xtts.md; on a GPU the torch backend's FP16 path is the tested one)."""
     if not torch_tier_installed():
         return True
