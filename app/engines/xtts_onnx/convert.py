@@ -43,12 +43,13 @@ STAMP = "converted.json"
 GPT_CACHE = "in-place"   # the manifest's name for the GPT interface the runner speaks (export.py)
 # progress(done, total, what): the model store passes its download callback's conversion form.
 # ``total`` is PROGRESS_TOTAL; writing the weights fills the first part by bytes, then the
-# self-test, the 4-bit quantization (one call: no progress inside) and its check. Each step's share
-# is its time in a 34 s conversion of the full-size model on two cores: 6, 8, 14.5 and 5.5 s.
+# self-test, the quantization of both GPT graphs (one call: no progress inside) and their check.
+# Each step's share is its mean time in two 32 s conversions of the full-size model on a quiet
+# 2-core machine: 7.3, 6.5, 14 and 4.5 s.
 Progress = Callable[[int, int, str], None]
 PROGRESS_TOTAL = 1000
-_STEPS = (("writing the weights", 0), ("self-test", 180), ("quantization", 410),
-          ("checking the quantized GPT", 840))
+_STEPS = (("writing the weights", 0), ("self-test", 225), ("quantization", 425),
+          ("checking the quantized GPT", 860))
 
 
 def converted(model_dir: Path) -> bool:

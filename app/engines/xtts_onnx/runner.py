@@ -2,8 +2,9 @@
 sampling as coqui configures it, and HiFiGAN. No torch, no coqui-tts.
 
 The graphs (export.py) sit in ``<model>/onnx/``; on the CPU ``gpt.int4.onnx`` decodes the steps and
-``gpt.int8.onnx`` runs the prompt (quantize.py) instead of ``gpt.onnx`` when present. Where onnxruntime has its CUDA provider (onnxruntime-gpu)
-the sessions take it, with the float32 graphs (untested here: no GPU on the build machine).
+``gpt.int8.onnx`` runs the prompt (quantize.py) instead of ``gpt.onnx`` when present. Where
+onnxruntime has its CUDA provider (onnxruntime-gpu) the sessions take it, with the float32 graphs
+(untested here: no GPU on the build machine).
 Sampling follows transformers' order for coqui's settings: repetition penalty over every id seen
 so far (the prompt's placeholder ids included, as coqui's generate does), temperature, top-k,
 top-p, then a multinomial draw.
