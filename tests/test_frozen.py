@@ -142,6 +142,7 @@ def cloned(bundle, tiny_dir, speak, tmp_path_factory) -> Path:
     model = Path(json.loads(got.stdout)["path"])
     assert (model / "onnx" / "gpt.int4.onnx").is_file()            # converted and quantized frozen
     assert (model / "onnx" / "gpt.int8.onnx").is_file()            # and the prompt's graph
+    assert (model / "onnx" / "hifigan.int8.onnx").is_file()         # and the decoder's
     assert json.loads((model / "onnx" / "converted.json").read_text())["self_test"] == "reference"
 
     change_settings(home)

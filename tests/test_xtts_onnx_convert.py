@@ -70,6 +70,7 @@ def test_converts_and_speaks_without_torch(tmp_path, tiny_dir, graphs, no_torch_
     assert "self-test: reference" in done.stdout
     assert (model / "onnx" / "gpt.int4.onnx").is_file()   # quantized once, here, not at each start
     assert (model / "onnx" / "gpt.int8.onnx").is_file()   # and the prompt's graph
+    assert (model / "onnx" / "hifigan.int8.onnx").is_file()   # and the decoder's
     expected = export(tiny_dir, tmp_path / "direct")   # the same weights, written by onnx from torch
     for data in expected.glob("*.onnx.data"):
         assert (model / "onnx" / data.name).read_bytes() == data.read_bytes()
@@ -82,13 +83,44 @@ def test_converts_and_speaks_without_torch(tmp_path, tiny_dir, graphs, no_torch_
               f"v = VoiceRef('droid', reference_wav=Path({str(reference)!r}), latents_dir=Path({str(tmp_path)!r}))\n"
               "chunks = list(b.stream('Congratulations, you are being rescued.', v))\n"
               "assert 'torch' not in sys.modules\n"
-              "print(len(chunks), sum(c.size for c in chunks), b.sample_rate, b.precision)\n")
+              "print(len(chunks), sum(c.size for c in chunks), b.sample_rate, b.precision, b.model.decoder_precision)\n")
     spoken = subprocess.run([sys.executable, "-c", script], env=no_torch_env, capture_output=True, text=True,
                             timeout=600)
     assert spoken.returncode == 0, spoken.stderr
-    n, samples, rate, precision = spoken.stdout.split()
+    n, samples, rate, precision, decoder = spoken.stdout.split()
     assert int(n) >= 3 and int(rate) == 24000 and int(samples) > 24000   # 57 codes ≈ 2.6 s of audio
-    assert precision == "int4"
+    assert (precision, decoder) == ("int4", "int8")
+
+
+def test_the_decoder_is_quantized_only_when_it_stays_close_to_float32(tmp_path, tiny_dir, graphs, monkeypatch):
+    """HiFiGAN INT8 is calibrated on the converted GPT's own latents; on latents it was not
+    calibrated on (another text, another seed) its audio stays ≥ HIFIGAN_MIN_SNR_DB from float32's.
+    When it would not, the float32 decoder serves and the conversion still succeeds."""
+    import onnxruntime as ort
+
+    from app.engines.xtts_onnx import convert as conv
+    from app.engines.xtts_onnx.audio import latent_grid
+    from app.engines.xtts_onnx.quantize import QUANTIZED_HIFIGAN
+    from app.engines.xtts_onnx.runner import XttsOnnx
+
+    model = _model(tmp_path, tiny_dir)
+    folder, _ = conv.convert(model, graphs)
+    assert (folder / QUANTIZED_HIFIGAN).is_file()
+    runner = XttsOnnx(model)
+    assert runner.decoder_precision == "int8"
+    cond = np.random.default_rng(3).standard_normal((1, 32, runner.width)).astype(np.float32)
+    steps = runner.generate([7, 12, 30, 4, 19], cond, np.random.default_rng(7))
+    grid = latent_grid(np.stack([latent for _, (_, latent) in zip(range(40), steps)]), runner.args)
+    g = np.load(folder / "reference.npz")["speaker/out/embedding"]
+    want = ort.InferenceSession(str(folder / "hifigan.onnx")).run(None, {"z": grid, "g": g})[0].reshape(-1)
+    got = runner.decode(grid, g)
+    snr = 10 * np.log10((want.astype(np.float64) ** 2).sum() / ((want - got).astype(np.float64) ** 2).sum())
+    assert snr >= conv.HIFIGAN_MIN_SNR_DB, snr
+
+    monkeypatch.setattr(conv, "HIFIGAN_MIN_SNR_DB", float("inf"))
+    folder, _ = conv.convert(model, graphs)
+    assert not (folder / QUANTIZED_HIFIGAN).is_file() and (folder / "gpt.int4.onnx").is_file()
+    assert XttsOnnx(model).decoder_precision == "fp32"
 
 
 def test_other_weights_pass_the_self_test_from_the_checkpoint_itself(tmp_path, tiny_dir, graphs, no_torch_env):
@@ -207,7 +239,7 @@ def test_models_download_reports_the_conversion_through_its_progress(tmp_path, t
     assert lines.index(next(x for x in lines if "converting" in x)) > lines.index(next(x for x in lines if "MB)" in x))
     steps = [what for what, _ in converting]
     assert steps[0] == "writing the weights" and steps[-1] == "done"
-    assert {"self-test", "quantization", "checking the quantized GPT"} <= set(steps)
+    assert {"self-test", "quantization", "checking the quantized GPT", "quantizing the decoder"} <= set(steps)
     assert [p for _, p in converting] == sorted(p for _, p in converting) and converting[-1][1] == 100
     assert sum(what == "writing the weights" for what in steps) >= 3  # it moves while the weights are written
     folder = tmp_path / "home" / "data" / "models" / "xtts-v2"

@@ -57,7 +57,8 @@ def test_chunk_sizes_repeat_the_last():
 @pytest.mark.parametrize("codes", [20, (7, 13)])
 def test_pipelined_stream_gives_the_serial_streams_chunks(onnx_dir, voice, codes):
     serial = XttsOnnxBackend(onnx_dir, consent=True, seed=3, pipelined=False)
-    piped = XttsOnnxBackend(onnx_dir, consent=True, seed=3)
+    piped = XttsOnnxBackend(onnx_dir, consent=True, seed=3, pipelined=True)
+    assert serial.pipelined is False and piped.pipelined is True
     serial.CHUNK_CODES = piped.CHUNK_CODES = codes
     want, got = list(serial.stream(SENTENCE, voice)), list(piped.stream(SENTENCE, voice))
     assert len(got) == len(want) >= 3

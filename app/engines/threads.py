@@ -57,8 +57,12 @@ def trim_heap() -> None:
             pass
 
 
-def ort_session_options(arena: bool = False):
+def ort_session_options(arena: bool = False, spinning: bool = False):
     """onnxruntime options: one pool as large as the machine, threads that sleep when idle.
+
+    ``spinning``: the pool's threads spin between tasks instead of sleeping. For a model run in a
+    tight loop of short runs (XTTS's GPT, one code per run) waking them cost more than spinning:
+    16.5 vs 22 ms per code, and less CPU (bench/results/xtts.md).
 
     ``arena``: keep onnxruntime's memory arena. Without it every run allocates its buffers anew
     (with a 1 MB mmap threshold that made a Piper sentence ×1.35–1.6 slower,
@@ -71,6 +75,6 @@ def ort_session_options(arena: bool = False):
     opts.intra_op_num_threads = cores()
     opts.inter_op_num_threads = 1
     opts.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
     opts.enable_cpu_mem_arena = arena
     return opts

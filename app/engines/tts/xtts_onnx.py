@@ -36,16 +36,26 @@ GRAPHS = ("manifest.json", "speaker.onnx", "conditioning.onnx", "gpt.onnx", "hif
 class XttsOnnxBackend(TtsBackend):
     name = "xtts"
     FIRST_CHUNK_CODES = 10
-    CHUNK_CODES = 20
+    # Then chunks that grow: each is made (GPT + HiFiGAN, ~25 ms per code on 2 cores) while the
+    # one before plays (46 ms of audio per code), so playback does not stall after the first
+    # (0.04 s at 5 s, against 0.24-0.42 s with 20 codes each), and long sentences end with big
+    # windows whose 26 context frames cost less (bench/results/xtts.md).
+    CHUNK_CODES = (8, 10, 14, 20, 28, 40)
+    PIPELINE_CORES = 4   # fewer: the GPT's two threads alone keep 2 cores busy; a parallel HiFiGAN slowed it
 
     def __init__(self, model_dir: Path, consent: bool, threads: int = 0, seed: int | None = None,
-                 pipelined: bool = True, decoder_threads: int = 0, gpt_arena: bool = True):
+                 pipelined: bool | None = None, decoder_threads: int = 0, gpt_arena: bool = True,
+                 gpt_spinning: bool = True):
         """``pipelined``: HiFiGAN decodes a window while the GPT generates the next
-        (``xtts_pipeline``); ``threads``, ``decoder_threads``, ``gpt_arena``: as ``XttsOnnx``."""
+        (``xtts_pipeline``; None: with PIPELINE_CORES cores or more); ``threads``,
+        ``decoder_threads``, ``gpt_arena``, ``gpt_spinning``: as ``XttsOnnx``."""
+        from app.engines.threads import cores
+
         self.model_dir = Path(model_dir)
         self.consent = consent
         self.threads, self.decoder_threads, self.gpt_arena = threads, decoder_threads, gpt_arena
-        self.pipelined = pipelined
+        self.gpt_spinning = gpt_spinning
+        self.pipelined = cores() >= self.PIPELINE_CORES if pipelined is None else pipelined
         self.model = None                  # XttsOnnx, once ``load`` ran
         self.tokenizer = None
         self.model_id: str | None = None
@@ -78,12 +88,13 @@ class XttsOnnxBackend(TtsBackend):
 
             try:
                 model = XttsOnnx(self.model_dir, threads=self.threads, decoder_threads=self.decoder_threads,
-                                 gpt_arena=self.gpt_arena)
+                                 gpt_arena=self.gpt_arena, gpt_spinning=self.gpt_spinning)
                 self.tokenizer = XttsTokenizer(self.model_dir / "vocab.json")
             except Exception as e:  # a damaged graph or vocabulary: this tier cannot serve
                 raise TierUnavailable(f"the XTTS v2 ONNX model could not be loaded ({first_line(e, 200)})") from e
             self.model_id, self.precision, self.model = model_id(self.model_dir), model.precision, model
-            log.info("XTTS (onnxruntime, %s, %s) loaded from %s", self.precision, model.device, self.model_dir)
+            log.info("XTTS (onnxruntime, GPT %s, HiFiGAN %s, %s) loaded from %s", self.precision,
+                     model.decoder_precision, model.device, self.model_dir)
 
     @property
     def sample_rate(self) -> int:
@@ -169,13 +180,7 @@ class OnnxStreamingDecoder(WindowedDecoder):
         self.model, self.g = model, speaker_embedding
 
     def _grid(self) -> np.ndarray:
-        z = np.concatenate(self._latents, axis=0).T[None].astype(np.float32)   # [1, width, n]
-        if self.length_scale != 1.0:
-            z = audio.interpolate_linear(z, self.length_scale)
-        z = audio.interpolate_linear(z, self.compression / self.hop)
-        if self.output_rate != self.input_rate:
-            z = audio.interpolate_linear(z, self.output_rate / self.input_rate)
-        return z
+        return audio.latent_grid(np.concatenate(self._latents, axis=0), self.model.args, self.length_scale)
 
     def _hifigan(self, window: np.ndarray) -> np.ndarray:
         return self.model.decode(np.ascontiguousarray(window), self.g)

@@ -109,3 +109,15 @@ def interpolate_linear(z: np.ndarray, scale: float) -> np.ndarray:
     i1 = np.minimum(i0 + 1, n - 1)
     lam = (src - i0).astype(z.dtype)
     return z[..., i0] * (1 - lam) + z[..., i1] * lam
+
+
+def latent_grid(latents: np.ndarray, args: dict, length_scale: float = 1.0) -> np.ndarray:
+    """GPT latents [codes, width] → HiFiGAN's input [1, width, frames], resampled as coqui's
+    HifiDecoder does (code stride / output hop, then output / input sample rate)."""
+    z = np.asarray(latents, np.float32).T[None]
+    if length_scale != 1.0:
+        z = interpolate_linear(z, length_scale)
+    z = interpolate_linear(z, args["gpt_code_stride_len"] / args["output_hop_length"])
+    if args["output_sample_rate"] != args["input_sample_rate"]:
+        z = interpolate_linear(z, args["output_sample_rate"] / args["input_sample_rate"])
+    return z

@@ -11,6 +11,11 @@
   on a CPU without VNNI (1.7 s for a 103-position prompt, float32 1.5 s): DynamicQuantizeMatMul,
   per-channel symmetric INT8 weights with activations quantized per run, takes 0.9 s.
 
+- ``hifigan.int8.onnx`` is the decoder with every convolution static INT8 in QDQ form (onnxruntime's
+  ``quantize_static``: weights per output channel, activations per tensor at the ranges seen on
+  calibration windows of this checkpoint's own GPT latents, convert.py). onnxruntime runs them as
+  QLinearConv: ×2.1 faster than float32 on a CPU with VNNI, 36 dB from it (bench/results/xtts.md).
+
 Embeddings, layer norms and the code head stay float32. The 4-bit packing is onnxruntime's own
 kernel (``quantize_matmul_4bits``, what its MatMulNBitsQuantizer calls; that quantizer needs onnx-ir
 and sympy, which the packaged app leaves out). Needs the ``onnx`` package (conversion only);
@@ -26,6 +31,7 @@ import numpy as np
 
 QUANTIZED_GPT = "gpt.int4.onnx"   # one code per step
 PROMPT_GPT = "gpt.int8.onnx"      # the prompt
+QUANTIZED_HIFIGAN = "hifigan.int8.onnx"
 BLOCK = 32              # input rows per scale: 64 and 128 were as fast, further from float32
 ACCURACY_LEVEL = 4      # int8 activations: the integer dot-product kernels
 
@@ -39,6 +45,39 @@ def quantize_gpt(folder: Path) -> tuple[Path, Path]:
     ``folder``; returns their paths. One float32 graph in memory at a time."""
     return (_rewrite(Path(folder), QUANTIZED_GPT, _matmul_nbits),
             _rewrite(Path(folder), PROMPT_GPT, _matmul_int8))
+
+
+def quantize_hifigan(folder: Path, calibration: list[dict[str, np.ndarray]]) -> Path:
+    """Write ``hifigan.int8.onnx`` (one file) beside ``hifigan.onnx``, its activation ranges from
+    running ``calibration`` (feeds of z and g); returns its path."""
+    import onnxruntime as ort
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    class Feeds(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.feeds = iter(calibration)
+
+        def get_next(self) -> dict | None:
+            return next(self.feeds, None)
+
+    folder, out = Path(folder), Path(folder) / QUANTIZED_HIFIGAN
+    # The graph computes its convolutions' weights from weight norm's two tensors at run time;
+    # constants folded first, they are initializers the quantizer can quantize.
+    folded = folder / "hifigan.folded.onnx"
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    opts.optimized_model_filepath = str(folded)
+    try:
+        ort.InferenceSession(str(folder / "hifigan.onnx"), opts, providers=["CPUExecutionProvider"])
+        quantize_static(str(folded), str(out), Feeds(), quant_format=QuantFormat.QDQ, per_channel=True,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                        op_types_to_quantize=["Conv", "ConvTranspose"],
+                        # 7-bit weights: AVX2 without VNNI multiplies u8×s8 pairs with a 16-bit
+                        # saturating add (onnxruntime's docs); 36 vs 39 dB, as fast with VNNI
+                        reduce_range=True)
+    finally:
+        folded.unlink(missing_ok=True)
+    return out
 
 
 def _rewrite(folder: Path, name: str, replace: Callable) -> Path:

@@ -22,7 +22,7 @@ import numpy as np
 from app.engines.threads import ort_session_options
 from app.engines.xtts_onnx import audio
 from app.engines.xtts_onnx.convert import GPT_CACHE
-from app.engines.xtts_onnx.quantize import PROMPT_GPT, QUANTIZED_GPT
+from app.engines.xtts_onnx.quantize import PROMPT_GPT, QUANTIZED_GPT, QUANTIZED_HIFIGAN
 
 MIN_CHUNK_SECONDS = 0.33   # coqui skips shorter conditioning chunks
 VOICES_KEPT = 4            # voices whose conditioning keys/values are kept (XttsOnnx.voice_cache)
@@ -32,15 +32,18 @@ class XttsOnnx:
     """The four sessions and the model's settings; one per loaded model."""
 
     def __init__(self, model_dir: Path, threads: int = 0, providers: list[str] | None = None,
-                 decoder_threads: int = 0, gpt_arena: bool = True):
+                 decoder_threads: int = 0, gpt_arena: bool = True, graphs: Path | None = None,
+                 gpt_spinning: bool = True):
         """``threads``/``decoder_threads``: intra-op threads of the GPT (and conditioning) sessions
         and of HiFiGAN's (0: one per core). ``gpt_arena``: keep onnxruntime's memory arena for the
         GPT, whose runs the tier serialises: its per-step key/value buffers are reused instead of
-        allocated afresh (~10 % less CPU per code, bench/results/xtts.md)."""
+        allocated afresh (~10 % less CPU per code, bench/results/xtts.md). ``gpt_spinning``: its
+        threads spin between the runs of one sentence (``ort_session_options``). ``graphs``: the folder of
+        the converted graphs (default ``model_dir/onnx``; the converter's staging folder)."""
         import onnxruntime as ort
 
         self.model_dir = Path(model_dir)
-        graphs = self.model_dir / "onnx"
+        graphs = Path(graphs or self.model_dir / "onnx")
         self.manifest = json.loads((graphs / "manifest.json").read_text())
         config = json.loads((self.model_dir / "config.json").read_text())
         self.config, self.args = config, config["model_args"]
@@ -48,8 +51,8 @@ class XttsOnnx:
         if self.manifest.get("gpt_cache") != GPT_CACHE:
             raise ValueError("its graphs were converted by an older Kaytoo; get the cloning model again")
 
-        def options(n: int, arena: bool = False):
-            opts = ort_session_options(arena)   # the engine's pool size, threads that sleep when idle
+        def options(n: int, arena: bool = False, spinning: bool = False):
+            opts = ort_session_options(arena, spinning)   # the engine's pool size
             opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
             if n:
                 opts.intra_op_num_threads = n
@@ -58,15 +61,17 @@ class XttsOnnx:
         providers = providers or pick_providers(ort.get_available_providers())
         gpt, prompt = gpt_graphs(graphs, providers[0])
         self.precision = "int4" if gpt.name == QUANTIZED_GPT else "fp32"
+        decoder = decoder_graph(graphs, providers[0])
+        self.decoder_precision = "int8" if decoder.name == QUANTIZED_HIFIGAN else "fp32"
         files = {"speaker": (graphs / "speaker.onnx", options(threads)),
                  "conditioning": (graphs / "conditioning.onnx", options(threads)),
-                 "gpt": (gpt, options(threads, gpt_arena)),
-                 "hifigan": (graphs / "hifigan.onnx", options(decoder_threads or threads))}
+                 "gpt": (gpt, options(threads, gpt_arena, gpt_spinning)),
+                 "hifigan": (decoder, options(decoder_threads or threads))}
         self.sessions = {name: ort.InferenceSession(str(path), opts, providers=providers)
                          for name, (path, opts) in files.items()}
         # the prompt's graph (many positions at once), the step graph's interface and cache
         self.prompt_session = self.sessions["gpt"] if prompt == gpt else \
-            ort.InferenceSession(str(prompt), options(threads, gpt_arena), providers=providers)
+            ort.InferenceSession(str(prompt), options(threads, gpt_arena, gpt_spinning), providers=providers)
         # onnxruntime falls back to the CPU when the CUDA libraries do not load: say what runs
         self.device = "cuda" if "CUDAExecutionProvider" in self.sessions["gpt"].get_providers() else "cpu"
         self._voices: dict[str, dict[str, np.ndarray]] = {}   # voice_cache, oldest first
@@ -241,6 +246,12 @@ def gpt_graphs(graphs: Path, provider: str) -> tuple[Path, Path]:
     if provider != "CPUExecutionProvider" or not step.is_file():
         return graphs / "gpt.onnx", graphs / "gpt.onnx"
     return step, prompt if prompt.is_file() else step
+
+
+def decoder_graph(graphs: Path, provider: str) -> Path:
+    """HiFiGAN: on the CPU the INT8 graph when the converter made it (quantize.py), else float32."""
+    int8 = graphs / QUANTIZED_HIFIGAN
+    return int8 if provider == "CPUExecutionProvider" and int8.is_file() else graphs / "hifigan.onnx"
 
 
 def argmax(logits: np.ndarray) -> int:
