@@ -33,12 +33,25 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 VARIANTS = {"torch-fp32": "torch FP32", "torch-int8": "torch INT8 (Conv1D→Linear + dynamic; the torch tier)",
-            "onnx-serial": "ONNX Runtime 4-bit GPT, FP32 HiFiGAN, serial (GPT, then HiFiGAN)",
-            "onnx-pipe": "ONNX Runtime, GPT ∥ HiFiGAN pipelined, 2 + 2 threads, GPT arena (the tier now)",
-            "onnx-pipe-1": "ONNX Runtime, GPT ∥ HiFiGAN pipelined, 1 + 1 threads, GPT arena"}
-ONNX_OPTIONS = {"onnx-serial": {"pipelined": False, "gpt_arena": False},
-                "onnx-pipe": {},
-                "onnx-pipe-1": {"threads": 1, "decoder_threads": 1}}
+            "onnx-serial": "ONNX Runtime 4-bit GPT, INT8 HiFiGAN, serial (GPT, then HiFiGAN), GPT threads sleeping",
+            "onnx-pipe-sleep": "ONNX Runtime, GPT ∥ HiFiGAN pipelined, 2 + 2 threads, GPT threads sleeping, chunks 10, 20, 20…",
+            "onnx-pipe-1": "ONNX Runtime, GPT ∥ HiFiGAN pipelined, 1 + 1 threads",
+            "onnx-serial-spin": "ONNX Runtime, serial, GPT threads spinning",
+            "onnx-pipe-spin": "ONNX Runtime, pipelined, 2 + 2 threads, GPT threads spinning, chunks 10, 20, 20…",
+            "onnx-pipe-grow-sleep": "ONNX Runtime, pipelined, GPT threads sleeping, chunks growing",
+            "onnx-pipe-grow": "ONNX Runtime, pipelined, GPT threads spinning, chunks growing",
+            "onnx-grow": "ONNX Runtime, serial, GPT threads spinning, chunks growing (the tier now on 2 cores)",
+            "onnx-grow-6": "ONNX Runtime, serial, GPT threads spinning, chunks growing from 6"}
+GROW = (8, 10, 14, 20, 28, 40)   # codes per chunk after the first 10 (the last repeats)
+ONNX_OPTIONS = {"onnx-serial": {"pipelined": False, "gpt_arena": False, "gpt_spinning": False, "chunk_codes": 20},
+                "onnx-pipe-sleep": {"pipelined": True, "gpt_spinning": False, "chunk_codes": 20},
+                "onnx-pipe-1": {"pipelined": True, "threads": 1, "decoder_threads": 1},
+                "onnx-serial-spin": {"pipelined": False, "chunk_codes": 20},
+                "onnx-pipe-spin": {"pipelined": True, "chunk_codes": 20},
+                "onnx-pipe-grow-sleep": {"pipelined": True, "gpt_spinning": False, "chunk_codes": GROW},
+                "onnx-pipe-grow": {"pipelined": True, "chunk_codes": GROW},
+                "onnx-grow": {"pipelined": False, "chunk_codes": GROW},
+                "onnx-grow-6": {"pipelined": False, "chunk_codes": (6, 8, 12, 18, 26, 40)}}
 SENTENCE = ("The captain says you are a friend, and I will not kill you, but the odds of "
             "success are not in our favour today.")
 GPT_CODES = 60
@@ -82,7 +95,11 @@ def serve(variant: str, model_dir: Path, threads: int, seconds: float, work: Pat
     else:
         from app.engines.tts.xtts_onnx import XttsOnnxBackend
 
-        backend = XttsOnnxBackend(model_dir, consent=True, **{"threads": threads, "seed": 0, **ONNX_OPTIONS[variant]})
+        options = {"threads": threads, "seed": 0, **ONNX_OPTIONS[variant]}
+        chunk_codes = options.pop("chunk_codes", None)
+        backend = XttsOnnxBackend(model_dir, consent=True, **options)
+        if chunk_codes:
+            backend.CHUNK_CODES = chunk_codes
     backend.load()
     load_s, load_peak = time.perf_counter() - t0, rss_mib()[1]
     voice = VoiceRef("bench", reference_wav=reference_wav(work), latents_dir=work / f"latents-{variant}")
@@ -189,16 +206,18 @@ def _hifigan_ms(backend, variant: str, latents) -> tuple[float, float]:
 
 
 def convert(model_dir: Path) -> dict:
-    """The torch-free converter (and the 4-bit quantization) in its own process: time and peak memory."""
-    import resource
-
+    """The torch-free converter (and the 4-bit quantization) in its own process: time and its own
+    peak memory (os.wait4: not the model build's, which ran in an earlier child)."""
     t0 = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "app.engines.xtts_onnx.convert", str(model_dir)],
-                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    if done.returncode:
-        raise SystemExit(done.stderr)
-    return {"convert_s": time.perf_counter() - t0,
-            "convert_peak_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
+    proc = subprocess.Popen([sys.executable, "-m", "app.engines.xtts_onnx.convert", str(model_dir)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    stderr = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise SystemExit(stderr)
+    return {"convert_s": time.perf_counter() - t0, "convert_peak_mib": usage.ru_maxrss / 1024}
 
 
 def interleaved(args, model_dir: Path) -> tuple[list[dict], list[float]]:
@@ -271,7 +290,7 @@ def table(results: list[dict], conversion: dict, loads: list[float], args) -> st
             f"(x{base['gpt_cpu_ms_per_code'] / r['gpt_cpu_ms_per_code']:.2f}) | "
             f"{r['hifigan_ms']:.0f} ms ({r['hifigan_cpu_ms']:.0f} ms) | x{base['hifigan_ms'] / r['hifigan_ms']:.2f} "
             f"(x{base['hifigan_cpu_ms'] / r['hifigan_cpu_ms']:.2f}) | {r['peak_mib']:.0f} MiB |")
-    lines += ["", f"Conversion (torch-free, once after the download; includes the 4-bit quantization and the "
+    lines += ["", f"Conversion (torch-free, once after the download; includes the quantizations (4-bit and INT8 GPT, INT8 HiFiGAN) and the "
               f"self-test): {conversion['convert_s']:.0f} s, peak {conversion['convert_peak_mib']:.0f} MiB "
               f"(load average {conversion.get('load_average', float('nan')):.1f} then).",
               "Per run (RTF / stall s / HiFiGAN ms): " + "; ".join(
