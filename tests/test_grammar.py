@@ -8,7 +8,7 @@ import pytest
 
 from app.assistant import Assistant, Timers
 from app.assistant.grammar import Grammar
-from app.assistant.intents import match
+from app.assistant.intents import match, normalise
 
 CLOCK = datetime(2026, 11, 22, 15, 10)      # a Sunday
 VOICES = ["Kaytoo", "Narrator", "Pirate Captain", "Grandma Rose"]
@@ -174,6 +174,17 @@ def test_a_command_inside_noise_is_asked_about_and_a_question_after_a_misheard_n
     assert kaytoo.respond("yes").action.value.seconds == 120
     assert kaytoo.respond("They can do, what time is it?").intent == "time"
     assert kaytoo.respond("What are you doing tonight?").intent == "unknown"
+
+
+def test_a_sentence_whisper_repeats_counts_once():
+    once = match("Can you use Luna's voice?", VOICES)
+    assert once.name == "switch_voice"
+    for looped in ["Can you use Luna's voice? Can you use Luna's voice? Can you use Luna's voice?",
+                   "Can you use Luna's voice? Can you use Luna's voice."]:
+        again = match(looped, VOICES)
+        assert (again.name, again.slots, again.certainty) == (once.name, once.slots, once.certainty)
+    # a sentence repeated with another between is kept: only a loop is Whisper's
+    assert normalise("Stop. Set a timer. Stop.") == "stop. set a timer. stop."
 
 
 def test_a_question_about_a_command_is_a_question_but_a_request_is_still_asked_about(timers):

@@ -44,13 +44,24 @@ def builtin() -> Grammar:
 
 
 def normalise(heard: str) -> str:
-    """Lower case, plain apostrophes, hyphens as spaces, the wake word spelt one way."""
-    text = heard.lower().replace("’", "'").replace("‘", "'").replace("&", " and ")
+    """Lower case, plain apostrophes, hyphens as spaces, the wake word spelt one way, a sentence
+    said twice in a row said once."""
+    text = _once(heard.lower().replace("’", "'").replace("‘", "'").replace("&", " and "))
     text = re.sub(r"(?<=\w)-(?=\w)", " ", text)          # "five-minute", "K-2"
     words = HESITATION.sub(" ", NAME.sub("kaytoo", text)).split()
     while len(words) > 1 and words[0].strip(",.") in LEADING:   # "so, okay, what can you do"
         words = words[1:]
     return " ".join(words)
+
+
+def _once(text: str) -> str:
+    """Whisper, lost in noise, writes a sentence again and again ("can you use luna's voice? can
+    you use luna's voice?"): each sentence that repeats the one before it is dropped."""
+    kept: list[str] = []
+    for sentence in re.split(r"(?<=[.!?])\s+", text.strip()):
+        if not kept or _words(sentence) != _words(kept[-1]):
+            kept.append(sentence)
+    return " ".join(kept)
 
 
 def _words(text: str) -> list[str]:
