@@ -31,6 +31,7 @@ import numpy as np
 
 from app.engines.xtts_onnx import quantize as quantizer
 from app.engines.xtts_onnx.checkpoint import Checkpoint, CheckpointError
+from app.engines.xtts_onnx.runner import GPT_CACHE, XttsOnnx
 
 log = logging.getLogger(__name__)
 GRAPHS_DIR = Path(__file__).with_name("graphs")
@@ -40,7 +41,6 @@ ALIASES = (("parametrizations.weight.original0", "weight_g"), ("parametrizations
 
 
 STAMP = "converted.json"
-GPT_CACHE = "in-place"   # the manifest's name for the GPT interface the runner speaks (export.py)
 # progress(done, total, what): the model store passes its download callback's conversion form.
 # ``total`` is PROGRESS_TOTAL; writing the weights fills the first part by bytes, then the
 # self-test, the quantization of both GPT graphs (one call: no progress inside), their check and
@@ -251,7 +251,6 @@ def _quantize_decoder(model_dir: Path, stage: Path, progress: Progress | None = 
     import onnxruntime as ort
 
     from app.engines.xtts_onnx import audio
-    from app.engines.xtts_onnx.runner import XttsOnnx
 
     _step(progress, "quantizing the decoder")
     try:

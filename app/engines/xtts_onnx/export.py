@@ -41,7 +41,8 @@ from onnx import numpy_helper
 from torch import nn
 
 from app.engines.xtts_onnx.conv2d import lift_to_2d
-from app.engines.xtts_onnx.convert import GPT_CACHE, sha256_file
+from app.engines.xtts_onnx.convert import sha256_file
+from app.engines.xtts_onnx.runner import GPT_CACHE
 
 GRAPHS = ("speaker", "conditioning", "gpt", "hifigan")
 OPSET = 17

@@ -21,9 +21,9 @@ import numpy as np
 
 from app.engines.threads import ort_session_options
 from app.engines.xtts_onnx import audio
-from app.engines.xtts_onnx.convert import GPT_CACHE
 from app.engines.xtts_onnx.quantize import PROMPT_GPT, QUANTIZED_GPT, QUANTIZED_HIFIGAN
 
+GPT_CACHE = "in-place"     # the GPT interface this runner speaks, as the manifest names it (export.py)
 MIN_CHUNK_SECONDS = 0.33   # coqui skips shorter conditioning chunks
 VOICES_KEPT = 4            # voices whose conditioning keys/values are kept (XttsOnnx.voice_cache)
 
