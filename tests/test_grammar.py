@@ -176,6 +176,21 @@ def test_a_command_inside_noise_is_asked_about_and_a_question_after_a_misheard_n
     assert kaytoo.respond("What are you doing tonight?").intent == "unknown"
 
 
+def test_guesses_that_disagree_on_a_changes_value_make_it_a_question(timers):
+    kaytoo = Assistant(voices=lambda: list(VOICES), clock=lambda: CLOCK, timers=timers,
+                       sentences_dir=None)
+    heard = ["Count down for a minute.", "Count down four minutes.", "Count down for minutes."]
+    ask = kaytoo.respond(heard[0], heard, 0.94)
+    assert ask.intent == "confirm" and ask.action.value == "set a timer for a minute"
+    assert timers.pending() == []
+    assert kaytoo.respond("no").intent == "deny" and timers.pending() == []
+    # guesses that agree on the value, however it is written, are done at once
+    same = ["Set a timer for 5 minutes.", "Set a timer for five minutes.", "Set the timer for 5 minutes."]
+    assert kaytoo.respond(same[0], same, 0.94).action.value.seconds == 300
+    # a question changes nothing: guesses may disagree on it freely
+    assert kaytoo.respond("What day is it?", ["What day is it?", "What date is it?"], 0.9).intent == "day"
+
+
 def test_a_sentence_whisper_repeats_counts_once():
     once = match("Can you use Luna's voice?", VOICES)
     assert once.name == "switch_voice"

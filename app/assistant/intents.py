@@ -70,6 +70,7 @@ def _words(text: str) -> list[str]:
 
 TOLERANCE = ("exact", "corrected", "nearest")
 RANK_WEIGHT = 0.75     # a guess one place lower in the n-best list is trusted this much less
+DISPUTING = 3          # the n-best places whose other value for the same change makes it a question
 
 
 def match(heard: str, voices: Iterable[str] = (), grammar: Grammar | None = None,
@@ -154,6 +155,14 @@ def is_question(heard: str) -> bool:
     return heard.rstrip().endswith("?") or bool(words and words[0] in QUESTION_WORDS)
 
 
+def _disagree(a: Intent, b: Intent) -> bool:
+    """Two matches of one change that would do different things: a value both hold differs.
+    Labels ("pasta", "call my mother") are said back, not acted on; a guess without the value
+    ("remind me to one minute to …") disputes nothing."""
+    return any(a.slots.get(k) is not None and b.slots.get(k) is not None and a.slots[k] != b.slots[k]
+               for k in ("seconds", "dir", "voice", "which", "panel"))
+
+
 def understand(heard: str, alternatives: list[str], confidence: float | None, voices: list[str],
                grammar: Grammar) -> tuple[Intent, str, float | None]:
     """Among the speech-to-text's guesses (``heard`` first, then ``alternatives``), the intent of
@@ -175,6 +184,11 @@ def understand(heard: str, alternatives: list[str], confidence: float | None, vo
         return match(heard, voices, grammar, "exact"), heard, confidence
     score, intent, text = max(((RANK_WEIGHT ** r * i.certainty, i, t) for r, i, t in found),
                               key=lambda f: f[0])
+    if intent.name in CHANGES and any(r < DISPUTING and i.exact and i.name == intent.name
+                                      and _disagree(i, intent) for r, i, _ in found):
+        # the guesses agree on the command, not on its value ("count down for a minute" /
+        # "count down four minutes"): it is asked about, never done on the first guess
+        score = min(score, NEAREST)
     if confidence is None and score == 1.0:
         return intent, text, None
     return intent, text, round((1.0 if confidence is None else confidence) * score, 3)
