@@ -191,6 +191,25 @@ def test_guesses_that_disagree_on_a_changes_value_make_it_a_question(timers):
     assert kaytoo.respond("What day is it?", ["What day is it?", "What date is it?"], 0.9).intent == "day"
 
 
+def test_a_change_heard_without_its_value_yields_to_a_whole_one_lower_down(timers):
+    kaytoo = Assistant(voices=lambda: list(VOICES), clock=lambda: CLOCK, timers=timers,
+                       sentences_dir=None)
+    heard = ["Change your voice, Narrator.", "Change your voice to Narrator.", "Change your voice, Nora."]
+    reply = kaytoo.respond(heard[0], heard, 0.95)
+    assert reply.action.value == "Narrator" and reply.heard == heard[1]
+    # alone, it is still the change that asks which voice
+    alone = kaytoo.respond("Change your voice.", ["Change your voice."], 0.95)
+    assert alone.intent == "switch_voice" and alone.action.kind == "none"
+
+
+def test_a_misheard_talk_like_a_library_voice_is_asked_about():
+    huck = match("Huck like Narrator.", VOICES)
+    assert (huck.name, huck.slots) == ("switch_voice", {"voice": "Narrator"}) and huck.certainty < 0.6
+    assert match("Feels like home.", VOICES).name == "unknown"           # not a library voice
+    assert match("Huck like Marvin.", VOICES).name == "unknown"          # nor a guessed one
+    assert match("Talk like Narrator.", VOICES).certainty == 1.0
+
+
 def test_a_sentence_whisper_repeats_counts_once():
     once = match("Can you use Luna's voice?", VOICES)
     assert once.name == "switch_voice"

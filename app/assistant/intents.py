@@ -98,6 +98,9 @@ def match(heard: str, voices: Iterable[str] = (), grammar: Grammar | None = None
     found = _inside(_words(text), voices, grammar)
     if found is not None:
         return found
+    found = _like_a_voice(text, voices, grammar)
+    if found is not None:
+        return found
     if level == 1:
         return Intent("unknown", {}, text)
     bare = " ".join(w for w in _words(text) if w not in FILLER)
@@ -133,6 +136,17 @@ def _inside(words: list[str], voices: list[str], grammar: Grammar) -> Intent | N
     return None
 
 
+def _like_a_voice(text: str, voices: list[str], grammar: Grammar) -> Intent | None:
+    """"Huck like Marvin", "pock like Luna": one misheard word, then "like" and a voice of the
+    library (not a guessed name): "talk like …", asked about."""
+    m = re.fullmatch(r"[\w']+,? like (.+?)[.!?]*", text)
+    found = grammar.match(f"talk like {m[1]}", voices) if m else None
+    if found is None or found.name != "switch_voice" or not found.exact:
+        return None
+    found.certainty = NEAREST
+    return found
+
+
 def _match(text: str, voices: list[str], grammar: Grammar) -> Intent | None:
     whole = grammar.match(text, voices)
     if whole is not None:
@@ -153,6 +167,12 @@ def is_question(heard: str) -> bool:
     words = _words(normalise(heard))
     words = [w for w in words if w not in FILLER and w not in ("kaytoo", "hey", "please")]
     return heard.rstrip().endswith("?") or bool(words and words[0] in QUESTION_WORDS)
+
+
+def _incomplete(intent: Intent) -> bool:
+    """A change that would have to ask what to: which voice, how long."""
+    key = {"switch_voice": "voice", "timer_set": "seconds", "reminder_set": "seconds"}.get(intent.name)
+    return key is not None and intent.slots.get(key) is None
 
 
 def _disagree(a: Intent, b: Intent) -> bool:
@@ -182,8 +202,10 @@ def understand(heard: str, alternatives: list[str], confidence: float | None, vo
             break
     if not found:
         return match(heard, voices, grammar, "exact"), heard, confidence
+    # A change heard without what it changes to ("change your voice, luna": no voice) yields to
+    # the same change whole lower in the list ("change your voice to luna").
     score, intent, text = max(((RANK_WEIGHT ** r * i.certainty, i, t) for r, i, t in found),
-                              key=lambda f: f[0])
+                              key=lambda f: f[0] * (RANK_WEIGHT ** 2 if _incomplete(f[1]) else 1.0))
     if intent.name in CHANGES and any(r < DISPUTING and i.exact and i.name == intent.name
                                       and _disagree(i, intent) for r, i, _ in found):
         # the guesses agree on the command, not on its value ("count down for a minute" /
