@@ -33,7 +33,7 @@ class ModelServer:
     """Serves ``files`` ({"<repo>/<name>": bytes}) at /<repo>/resolve/<REV>/<name>, with Range.
 
     With ``pause`` = (file name, n): the first request for that file gets n bytes, then the
-    handler sets ``paused`` and holds the connection until ``release`` is set.
+    handler sets ``paused`` and holds the connection (a byte a second) until ``release`` is set.
     """
 
     def __init__(self, files: dict[str, bytes], pause: tuple[str, int] | None = None):
@@ -74,10 +74,17 @@ class ModelServer:
                 if not hold:
                     self.wfile.write(data[start:])
                     return
-                self.wfile.write(data[start:start + server.pause[1]])
+                sent = start + server.pause[1]
+                self.wfile.write(data[start:sent])
                 self.wfile.flush()
                 server.paused.set()
-                server.release.wait(30)
+                # A byte every second keeps the client's 10 s stall timeout from ending the
+                # download on a slow, loaded machine before the test interrupts it.
+                deadline = time.monotonic() + 30
+                while not server.release.wait(1.0) and time.monotonic() < deadline and sent < len(data) - 1:
+                    self.wfile.write(data[sent:sent + 1])
+                    self.wfile.flush()
+                    sent += 1
                 self.close_connection = True
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
