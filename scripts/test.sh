@@ -4,4 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
 export QT_QPA_PLATFORM=offscreen
-exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+# A test stuck for 5 minutes has every thread's stack dumped into the log (it keeps running).
+exec .venv/bin/python -m pytest -q -p no:cacheprovider -o faulthandler_timeout=300 "$@"
