@@ -23,6 +23,7 @@ from app import atomic
 from app.engines.tts.base import TierUnavailable, TtsBackend, VoiceRef
 from app.engines.tts.xtts import (Latents, WindowedDecoder, _acquire, model_id, model_unusable,
                                   voice_language, windowed_chunks, within_limit)
+from app.engines.threads import cores
 from app.engines.tts.xtts_pipeline import pipelined_chunks
 from app.engines.xtts_onnx import audio
 from app.errors import first_line
@@ -49,8 +50,6 @@ class XttsOnnxBackend(TtsBackend):
         """``pipelined``: HiFiGAN decodes a window while the GPT generates the next
         (``xtts_pipeline``; None: with PIPELINE_CORES cores or more); ``threads``,
         ``decoder_threads``, ``gpt_arena``, ``gpt_spinning``: as ``XttsOnnx``."""
-        from app.engines.threads import cores
-
         self.model_dir = Path(model_dir)
         self.consent = consent
         self.threads, self.decoder_threads, self.gpt_arena = threads, decoder_threads, gpt_arena

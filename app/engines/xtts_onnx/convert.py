@@ -13,6 +13,10 @@ Self-test: when ``reference.npz`` was made from this very checkpoint (its sha256
 manifest; the test model's case) the outputs must match it; otherwise (the packaged graphs come
 from a random-weight export) the outputs must be finite, the speaker embedding unit-length, and
 the first GPT block's keys must equal a numpy computation from the checkpoint's own tensors.
+
+Then the quantized graphs (quantize.py): the GPT's, checked against float32 (a drift fails the
+conversion), and HiFiGAN's, calibrated on this checkpoint's own GPT latents and kept only when its
+audio stays HIFIGAN_MIN_SNR_DB from float32's (else float32 serves; the log says why).
 """
 from __future__ import annotations
 
