@@ -26,6 +26,8 @@ with the app's spelling of its own name (app/engines/stt/names.py) applied, as t
 "app+<front>" configurations put a front end of bench/commands/fronts.py (noise suppression, a
 loudest-talker focus; all rejected) before the app's decoding; "app+prompt-<name>" ones decode
 with another command paragraph in the prompt (``PROMPTS``; "until-2026-12-02" is the app's old one).
+"app+talker" is the app's decoding since 2026-12-03 (a quieter talker's sentences dropped,
+app/engines/stt/talkers.py); ``--talker-cost`` times it against the same decoding without that.
 """
 from __future__ import annotations
 
@@ -46,6 +48,7 @@ sys.path.insert(0, str(ROOT))
 from app import atomic  # noqa: E402
 from app.assistant.assistant import CONFIRM_BELOW  # noqa: E402
 from app.engines.stt.prompt import COMMANDS  # noqa: E402
+from app.engines.stt.talkers import QUIET_DB  # noqa: E402
 from bench.commands import noise, voices  # noqa: E402
 from bench.commands.fronts import FRONTS  # noqa: E402
 from bench.commands.corpus import ALL_VOICES, USER_VOICES, Utterance, build  # noqa: E402
@@ -103,6 +106,9 @@ PROMPTS = {
     "hot": "Timer for, count down, start a timer, date. " + BEFORE,
 }
 CONFIGS.update({f"app+prompt-{p}": dict(_APP, prompt=p) for p in PROMPTS})
+# The app's decoding since 2026-12-03: sentences a quieter talker said are dropped
+# (app/engines/stt/talkers.py); the configurations above keep every sentence.
+CONFIGS["app+talker"] = dict(_APP, talker=QUIET_DB)
 BASELINE = "greedy"
 # The second pass: base re-hears only what the first pass was unsure of.
 CASCADE_FIRST, CASCADE_SECOND, CASCADE_MAX = "beam5+prompt", "base+prompt", 0.6
@@ -157,7 +163,8 @@ def decode(config: str, items, conditions: list[str], only: set[str] | None = No
     if not todo:
         return cache
     stt = WhisperStt(ModelStore(CACHE / "models").path_for(c["model"]), beam_size=c["beam"],
-                     nbest=c["nbest"], pad_ms=c["pad"], window_s=c.get("window"), spell_name=False)
+                     nbest=c["nbest"], pad_ms=c["pad"], window_s=c.get("window"), spell_name=False,
+                     talker_db=c.get("talker"))
     stt.load()
     front = FRONTS[c["front"]] if "front" in c else (lambda a: a)
     prompt = command_prompt(ALL_VOICES) if c["prompt"] is True else None
@@ -282,6 +289,43 @@ def report(results: dict[str, dict[str, dict]], conditions: list[str], n_items: 
     return "\n".join(lines)
 
 
+def talker_cost(items, conditions: list[str]) -> str:
+    """What dropping a quieter talker's sentences costs, same run: each clip decoded by the app's
+    decoding with the rule and without it, in alternating order; STT medians over all clips and
+    over those with a hypothesis of two or more sentences (the only ones it aligns)."""
+    from app.engines.models import ModelStore
+    from app.engines.stt.prompt import command_prompt
+    from app.engines.stt.talkers import sentences
+    from app.engines.stt.whisper import WhisperStt
+
+    c = CONFIGS["app+talker"]
+    path = ModelStore(CACHE / "models").path_for(c["model"])
+    on, off = (WhisperStt(path, beam_size=c["beam"], nbest=c["nbest"], pad_ms=c["pad"],
+                          window_s=c["window"], spell_name=False, talker_db=db)
+               for db in (c["talker"], None))
+    for stt in (on, off):
+        stt.warm_up()
+    prompt = command_prompt(ALL_VOICES)
+    times: dict[str, tuple[list[float], list[float]]] = {"all": ([], []), "several sentences": ([], [])}
+    for i, (u, v) in enumerate(items):
+        for cond in conditions:
+            audio = heard_as(u, v, cond, items)
+            pair = (on, off) if i % 2 else (off, on)
+            got = {id(stt): stt.transcribe(audio, prompt=prompt) for stt in pair}
+            with_rule, without = got[id(on)], got[id(off)]
+            groups = ["all"] + (["several sentences"] if any(
+                len(sentences(t)) > 1 for t in without.alternatives) else [])
+            for g in groups:
+                times[g][0].append(with_rule.stt_s)
+                times[g][1].append(without.stt_s)
+    lines = ["| clips | n | STT median s, nearest talker | without | ratio |", "|---|---|---|---|---|"]
+    for g, (a, b) in times.items():
+        if a:
+            ma, mb = statistics.median(a), statistics.median(b)
+            lines.append(f"| {g} | {len(a)} | {ma:.3f} | {mb:.3f} | ×{ma / mb:.2f} |")
+    return "\n".join(lines)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--configs", help="decoder configurations to run (default greedy,beam5+prompt) "
@@ -295,11 +339,16 @@ def main() -> int:
                     help="also score each configuration with the app's spelling of its own name "
                          "applied to cached transcripts (decoded before it was in the app)")
     ap.add_argument("--out", type=Path, help="write the table (markdown) here too")
+    ap.add_argument("--talker-cost", action="store_true",
+                    help="only time the app's decoding with and without the nearest-talker rule")
     args = ap.parse_args()
     conditions = args.conditions.split(",")
     items = corpus(args.every)
     print(f"{len(items)} utterances × {len(conditions)} conditions; voices: "
           f"{', '.join(voices.VOICES)}; user voices: {', '.join(USER_VOICES)}", flush=True)
+    if args.talker_cost:
+        print(talker_cost(items, conditions))
+        return 0
     if not args.score_only:
         for config in (args.configs or "greedy,beam5+prompt").split(","):
             if config == CASCADE_SECOND:   # only where the first pass was unsure

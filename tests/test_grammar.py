@@ -210,6 +210,20 @@ def test_a_misheard_talk_like_a_library_voice_is_asked_about():
     assert match("Talk like Narrator.", VOICES).certainty == 1.0
 
 
+def test_a_library_voice_named_with_a_switching_word_is_asked_about():
+    for heard in ["With voice to Narrator.", "Please do the Narrator voice.",
+                  "Can't you voice the Narrator?", "Tell your voice to Narrator."]:
+        guess = match(heard, VOICES)
+        assert (guess.name, guess.slots) == ("switch_voice", {"voice": "Narrator"}), heard
+        assert guess.certainty < 0.6, heard
+    for heard in ["Which voice is the Narrator?",          # asks about it
+                  "The Narrator is nice.",                 # no switching word
+                  "Say something in your droid voice.",    # no library voice
+                  "With voice to Marvin.",                 # a name not in the library
+                  "Kaytoo, say it in your droid voice."]:  # the name it is spoken to by
+        assert match(heard, VOICES).name != "switch_voice", heard
+
+
 def test_a_sentence_whisper_repeats_counts_once():
     once = match("Can you use Luna's voice?", VOICES)
     assert once.name == "switch_voice"

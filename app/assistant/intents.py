@@ -98,7 +98,7 @@ def match(heard: str, voices: Iterable[str] = (), grammar: Grammar | None = None
     found = _inside(_words(text), voices, grammar)
     if found is not None:
         return found
-    found = _like_a_voice(text, voices, grammar)
+    found = _like_a_voice(text, voices, grammar) or _names_a_voice(text, voices, grammar)
     if found is not None:
         return found
     if level == 1:
@@ -141,6 +141,28 @@ def _like_a_voice(text: str, voices: list[str], grammar: Grammar) -> Intent | No
     library (not a guessed name): "talk like …", asked about."""
     m = re.fullmatch(r"[\w']+,? like (.+?)[.!?]*", text)
     found = grammar.match(f"talk like {m[1]}", voices) if m else None
+    if found is None or found.name != "switch_voice" or not found.exact:
+        return None
+    found.certainty = NEAREST
+    return found
+
+
+# Words that come with a voice switch however the rest is misheard ("with voice to sherlock").
+SWITCHING = {"voice", "like", "switch", "use", "talk", "speak", "sound", "change"}
+
+
+def _names_a_voice(text: str, voices: list[str], grammar: Grammar) -> Intent | None:
+    """A voice of the library named whole, with a switching word, in a sentence nothing else
+    matched ("please do the narrator voice", "can't you voice the marvin"): a switch to it,
+    asked about. A sentence that asks ("which voice is marvin") is a question, not a switch."""
+    words = _words(text)
+    if not words or words[0] in ASKING or not SWITCHING & set(words):
+        return None
+    said = " " + " ".join(w.removesuffix("'s") for w in words) + " "
+    # the assistant's own name is how it is spoken to, not which voice ("kaytoo, use ...")
+    named = [v for v in voices if f" {' '.join(_words(v.lower()))} " in said
+             and normalise(v) != "kaytoo"]
+    found = grammar.match(f"switch to {named[0]}", voices) if len(named) == 1 else None
     if found is None or found.name != "switch_voice" or not found.exact:
         return None
     found.certainty = NEAREST

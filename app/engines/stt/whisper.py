@@ -3,10 +3,12 @@
 Tuned for push-to-talk commands of a few seconds: one window (30 s, or a shorter ``window_s``)
 decoded straight through CTranslate2 (greedy, or a beam returning the n best hypotheses with a
 confidence), optionally conditioned on a prompt of expected words, no conditioning on earlier
-text, no timestamps. Silero VAD (shipped inside faster-whisper) trims the silence around the
-utterance; when it finds no speech at all the clip is decoded whole, so a clipped one-word command
-("stop") is not thrown away. Silent or too-short audio gives an empty transcript. English text
-has the assistant's own name spelled as such where it was said to it (stt/names.py).
+text, no timestamps (only a hypothesis of several sentences is aligned word by word, so that a
+quieter talker's sentence can be dropped: stt/talkers.py). Silero VAD (shipped inside
+faster-whisper) trims the silence around the utterance; when it finds no speech at all the clip
+is decoded whole, so a clipped one-word command ("stop") is not thrown away. Silent or too-short
+audio gives an empty transcript. English text has the assistant's own name spelled as such where
+it was said to it (stt/names.py).
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ import numpy as np
 
 from app.engines.protocol import Transcript
 from app.engines.stt.names import fix_name
+from app.engines.stt.talkers import QUIET_DB, Word, nearest_talker, sentences
 from app.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -59,11 +62,14 @@ class WhisperStt:
     ``alternatives`` (n-best needs a beam at least that wide); ``pad_ms``: speech kept around what
     the VAD marks as speech; ``spell_name``: English transcripts write the assistant's name as
     "Kaytoo" where it was said and heard as something near it (stt/names.py).
-    ``transcribe(prompt=...)`` conditions the decoder on expected words."""
+    ``transcribe(prompt=...)`` conditions the decoder on expected words; ``talker_db``: a sentence
+    spoken this far below the loudest one in its hypothesis was another talker's and is dropped
+    (stt/talkers.py; None keeps every sentence)."""
 
     def __init__(self, model_dir: Path, device: str = "auto", compute_type: str = "auto",
                  vad: bool = True, beam_size: int = 1, cpu_threads: int = 0, nbest: int = 1,
-                 pad_ms: int = 250, window_s: float | None = None, spell_name: bool = True):
+                 pad_ms: int = 250, window_s: float | None = None, spell_name: bool = True,
+                 talker_db: float | None = QUIET_DB):
         self.model_dir = Path(model_dir)
         self.device = device
         self.compute_type = compute_type
@@ -73,6 +79,7 @@ class WhisperStt:
         self.pad_ms = pad_ms
         self.window_s = window_s
         self.spell_name = spell_name
+        self.talker_db = talker_db
         self.cpu_threads = cpu_threads
         self.load_s: float | None = None
         self.decodes = 0        # decoder runs so far (incremental decoding counts on it)
@@ -181,7 +188,8 @@ class WhisperStt:
 
         fw = self._model
         features = fw.feature_extractor(audio)[..., :-1]
-        features = pad_or_trim(features, self._frames(features.shape[-1]))
+        frames = features.shape[-1]
+        features = pad_or_trim(features, self._frames(frames))
         encoded = fw.encode(features)
         if language is None:  # multilingual model, no language asked: detect it
             token, _ = fw.model.detect_language(encoded)[0][0]
@@ -211,11 +219,46 @@ class WhisperStt:
             text = tokenizer.decode(ids).strip()
             if not any(c.isalnum() for c in text):
                 text = ""                      # a lone "." or "..." is no words
+            text = self._nearest_talker(text, tokenizer, encoded, audio, frames)
             if text not in texts:  # hypotheses that differ only in tokenisation read the same
                 texts.append(text)
         if texts[0] == "":
             return [""], None, language
         return [t for t in texts if t], float(np.exp(avg_logprob)), language
+
+    def _nearest_talker(self, text: str, tokenizer, encoded, audio: np.ndarray, frames: int) -> str:
+        """``text`` without the sentences a quieter talker said (stt/talkers.py); only a
+        hypothesis of two or more sentences is aligned (one decoder pass, a few milliseconds)."""
+        if self.talker_db is None or len(sentences(text)) < 2:
+            return text
+        try:
+            words = self._aligned(text, tokenizer, encoded, frames)
+        except (RuntimeError, ValueError) as e:   # e.g. a model converted without alignment heads
+            log.debug("no word timings (%s); the sentences stay", e)
+            return text
+        return nearest_talker(text, words, audio, self.talker_db)
+
+    def _aligned(self, text: str, tokenizer, encoded, frames: int) -> list[Word]:
+        aligned = self._model.find_alignment(tokenizer, [tokenizer.encode(" " + text)],
+                                             encoded, frames)[0]
+        return [(w["word"], w["start"], w["end"]) for w in aligned]
+
+    def word_timings(self, samples: np.ndarray, text: str, language: str = "en") -> list[Word]:
+        """Where each word of ``text`` lies in ``samples`` (16 kHz mono, no VAD trim), as
+        Whisper's cross-attention aligns them: (word, start s, end s)."""
+        from faster_whisper.audio import pad_or_trim
+        from faster_whisper.tokenizer import Tokenizer
+
+        audio = _as_mono_float32(samples)
+        with self._lock:
+            self._load_locked()
+            fw = self._model
+            features = fw.feature_extractor(audio)[..., :-1]
+            frames = features.shape[-1]
+            encoded = fw.encode(pad_or_trim(features, self._frames(frames)))
+            tokenizer = Tokenizer(fw.hf_tokenizer, fw.model.is_multilingual, task="transcribe",
+                                  language=language)
+            return self._aligned(text.strip(), tokenizer, encoded, frames)
 
     def _frames(self, speech_frames: int) -> int:
         """Encoder input length in 10 ms frames: Whisper's 30 s window, or with ``window_s`` a
