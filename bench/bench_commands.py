@@ -26,8 +26,9 @@ with the app's spelling of its own name (app/engines/stt/names.py) applied, as t
 "app+<front>" configurations put a front end of bench/commands/fronts.py (noise suppression, a
 loudest-talker focus; all rejected) before the app's decoding; "app+prompt-<name>" ones decode
 with another command paragraph in the prompt (``PROMPTS``; "until-2026-12-02" is the app's old one).
-"app+talker" is the app's decoding since 2026-12-03 (a quieter talker's sentences dropped,
-app/engines/stt/talkers.py); ``--talker-cost`` times it against the same decoding without that.
+"app+talker" adds the nearest-talker rule (a quieter talker's sentences dropped,
+app/engines/stt/talkers.py), "app+looks" (the app's decoding since 2026-12-03) also looks again
+at an unsure guess; ``--cost app+looks,app+talker`` times two configurations in the same run.
 """
 from __future__ import annotations
 
@@ -48,6 +49,7 @@ sys.path.insert(0, str(ROOT))
 from app import atomic  # noqa: E402
 from app.assistant.assistant import CONFIRM_BELOW  # noqa: E402
 from app.engines.stt.prompt import COMMANDS  # noqa: E402
+from app.engines.core import STT_LOOK_AGAIN_BELOW, STT_MORE_LOOKS  # noqa: E402
 from app.engines.stt.talkers import QUIET_DB  # noqa: E402
 from bench.commands import noise, voices  # noqa: E402
 from bench.commands.fronts import FRONTS  # noqa: E402
@@ -109,6 +111,13 @@ CONFIGS.update({f"app+prompt-{p}": dict(_APP, prompt=p) for p in PROMPTS})
 # The app's decoding since 2026-12-03: sentences a quieter talker said are dropped
 # (app/engines/stt/talkers.py); the configurations above keep every sentence.
 CONFIGS["app+talker"] = dict(_APP, talker=QUIET_DB)
+# A second look for a merged n-best list: the same, over Whisper's full 30 s window.
+CONFIGS["app+talker+win30"] = dict(CONFIGS["app+talker"], window=None)
+CONFIGS["app+talker+win15"] = dict(CONFIGS["app+talker"], window=15)
+CONFIGS["app+talker+noprompt"] = dict(CONFIGS["app+talker"], prompt=False)
+# The app's decoding since 2026-12-03 (later): an unsure guess is looked at again, over 30 s and
+# without the prompt (core.STT_MORE_LOOKS), all n best to the grammar.
+CONFIGS["app+looks"] = dict(CONFIGS["app+talker"], looks=STT_MORE_LOOKS, again=STT_LOOK_AGAIN_BELOW)
 BASELINE = "greedy"
 # The second pass: base re-hears only what the first pass was unsure of.
 CASCADE_FIRST, CASCADE_SECOND, CASCADE_MAX = "beam5+prompt", "base+prompt", 0.6
@@ -164,7 +173,8 @@ def decode(config: str, items, conditions: list[str], only: set[str] | None = No
         return cache
     stt = WhisperStt(ModelStore(CACHE / "models").path_for(c["model"]), beam_size=c["beam"],
                      nbest=c["nbest"], pad_ms=c["pad"], window_s=c.get("window"), spell_name=False,
-                     talker_db=c.get("talker"))
+                     talker_db=c.get("talker"), more_looks=c.get("looks", ()),
+                     look_again_below=c.get("again", 0.0))
     stt.load()
     front = FRONTS[c["front"]] if "front" in c else (lambda a: a)
     prompt = command_prompt(ALL_VOICES) if c["prompt"] is True else None
@@ -289,36 +299,42 @@ def report(results: dict[str, dict[str, dict]], conditions: list[str], n_items: 
     return "\n".join(lines)
 
 
-def talker_cost(items, conditions: list[str]) -> str:
-    """What dropping a quieter talker's sentences costs, same run: each clip decoded by the app's
-    decoding with the rule and without it, in alternating order; STT medians over all clips and
-    over those with a hypothesis of two or more sentences (the only ones it aligns)."""
+def decoding_cost(items, conditions: list[str], config: str, baseline: str) -> str:
+    """Same-run STT time of two decoder configurations: each clip decoded by both, in
+    alternating order; medians over all clips, over those whose first guess was unsure
+    (confidence under the app's look-again threshold: where more looks run) and over those
+    with a several-sentence hypothesis (where the nearest-talker rule aligns)."""
     from app.engines.models import ModelStore
     from app.engines.stt.prompt import command_prompt
     from app.engines.stt.talkers import sentences
     from app.engines.stt.whisper import WhisperStt
 
-    c = CONFIGS["app+talker"]
-    path = ModelStore(CACHE / "models").path_for(c["model"])
-    on, off = (WhisperStt(path, beam_size=c["beam"], nbest=c["nbest"], pad_ms=c["pad"],
-                          window_s=c["window"], spell_name=False, talker_db=db)
-               for db in (c["talker"], None))
-    for stt in (on, off):
+    def make(name: str) -> WhisperStt:
+        c = CONFIGS[name]
+        stt = WhisperStt(ModelStore(CACHE / "models").path_for(c["model"]), beam_size=c["beam"],
+                         nbest=c["nbest"], pad_ms=c["pad"], window_s=c.get("window"),
+                         spell_name=False, talker_db=c.get("talker"),
+                         more_looks=c.get("looks", ()), look_again_below=c.get("again", 0.0))
         stt.warm_up()
+        return stt
+
+    new, old = make(config), make(baseline)
     prompt = command_prompt(ALL_VOICES)
-    times: dict[str, tuple[list[float], list[float]]] = {"all": ([], []), "several sentences": ([], [])}
+    groups = ("all", f"unsure (< {STT_LOOK_AGAIN_BELOW})", "several sentences")
+    times: dict[str, tuple[list[float], list[float]]] = {g: ([], []) for g in groups}
     for i, (u, v) in enumerate(items):
         for cond in conditions:
             audio = heard_as(u, v, cond, items)
-            pair = (on, off) if i % 2 else (off, on)
+            pair = (new, old) if i % 2 else (old, new)
             got = {id(stt): stt.transcribe(audio, prompt=prompt) for stt in pair}
-            with_rule, without = got[id(on)], got[id(off)]
-            groups = ["all"] + (["several sentences"] if any(
-                len(sentences(t)) > 1 for t in without.alternatives) else [])
-            for g in groups:
-                times[g][0].append(with_rule.stt_s)
-                times[g][1].append(without.stt_s)
-    lines = ["| clips | n | STT median s, nearest talker | without | ratio |", "|---|---|---|---|---|"]
+            a, b = got[id(new)], got[id(old)]
+            member = (True, (b.confidence or 0) < STT_LOOK_AGAIN_BELOW,
+                      any(len(sentences(t)) > 1 for t in b.alternatives))
+            for g, inside in zip(groups, member):
+                if inside:
+                    times[g][0].append(a.stt_s)
+                    times[g][1].append(b.stt_s)
+    lines = [f"| clips | n | STT median s, {config} | {baseline} | ratio |", "|---|---|---|---|---|"]
     for g, (a, b) in times.items():
         if a:
             ma, mb = statistics.median(a), statistics.median(b)
@@ -339,15 +355,15 @@ def main() -> int:
                     help="also score each configuration with the app's spelling of its own name "
                          "applied to cached transcripts (decoded before it was in the app)")
     ap.add_argument("--out", type=Path, help="write the table (markdown) here too")
-    ap.add_argument("--talker-cost", action="store_true",
-                    help="only time the app's decoding with and without the nearest-talker rule")
+    ap.add_argument("--cost", metavar="CONFIG,BASELINE",
+                    help="only time two decoder configurations against each other, same run")
     args = ap.parse_args()
     conditions = args.conditions.split(",")
     items = corpus(args.every)
     print(f"{len(items)} utterances × {len(conditions)} conditions; voices: "
           f"{', '.join(voices.VOICES)}; user voices: {', '.join(USER_VOICES)}", flush=True)
-    if args.talker_cost:
-        print(talker_cost(items, conditions))
+    if args.cost:
+        print(decoding_cost(items, conditions, *args.cost.split(",")))
         return 0
     if not args.score_only:
         for config in (args.configs or "greedy,beam5+prompt").split(","):

@@ -88,11 +88,28 @@ def test_a_shorter_encoder_window_still_covers_all_the_speech(model_dir, speak):
     """window_s shortens the encoder's input (whisper.cpp's audio_ctx) but never below the
     speech itself, and keeps the frame count even (the encoder's first conv has stride 2)."""
     short = WhisperStt(model_dir, nbest=2, window_s=15)
-    assert short._frames(300) == 1500 and short._frames(2101) == 2102
-    assert short._frames(2999) == 3000 and WhisperStt(model_dir)._frames(300) == 3000
+    assert WhisperStt._frames(300, 15) == 1500 and WhisperStt._frames(2101, 15) == 2102
+    assert WhisperStt._frames(2999, 15) == 3000 and WhisperStt._frames(300, None) == 3000
     t = short.transcribe(clip(speak, "set a timer for twenty five minutes"))
     assert t.text and t.alternatives[0] == t.text and 0.0 <= t.confidence <= 1.0
     # Speech longer than the window: the window grows to hold it (a 20 s clip, no VAD trim).
     audio = clip(speak, "what time is it")
     long = np.concatenate([audio, np.zeros(18 * RATE, np.float32), audio])
     assert WhisperStt(model_dir, vad=False, window_s=15).transcribe(long).text
+
+
+def test_an_unsure_guess_gets_more_looks_whose_guesses_follow_the_first(model_dir, speak):
+    """Structure only: the first look's n best come first, in order, with its confidence; more
+    looks (another encoder window, no prompt) only add; a sure guess is not looked at again."""
+    rng = np.random.default_rng(3)
+    audio = clip(speak, "switch to the pirate captain voice")
+    audio = audio + rng.normal(0, 0.05, audio.shape).astype(np.float32)    # about 5 dB
+    looks = ((None, True), (20.0, False))
+    stts = [WhisperStt(model_dir, nbest=5, window_s=20, more_looks=more, look_again_below=below)
+            for more, below in (((), 0.7), (looks, 1.01), (looks, 0.0))]
+    first, all_looks, sure = (stt.transcribe(audio, prompt=COMMANDS) for stt in stts)
+    assert [stt.looks for stt in stts] == [1, 3, 1]
+    assert all_looks.alternatives[:len(first.alternatives)] == first.alternatives
+    assert len(set(all_looks.alternatives)) == len(all_looks.alternatives) <= 15
+    assert all_looks.text == first.text and all_looks.confidence == first.confidence
+    assert sure.alternatives == first.alternatives

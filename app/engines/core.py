@@ -27,6 +27,11 @@ log = logging.getLogger(__name__)
 STT_PROMPT = True
 STT_NBEST = 5
 STT_WINDOW_S = 20.0
+# An unsure guess (confidence under 0.7: 8 % of clean commands) is heard again over Whisper's
+# full 30 s window and without the prompt, and the grammar picks among all their n best
+# (bench/results/stt.md, 2026-12-03).
+STT_MORE_LOOKS = ((None, True), (STT_WINDOW_S, False))
+STT_LOOK_AGAIN_BELOW = 0.7
 
 
 def make_backend(name: str, paths: Paths, settings: Settings) -> TtsBackend:
@@ -97,7 +102,8 @@ class EngineCore:
 
                 stt = WhisperStt(model_dir, compute_type=self.settings.stt.compute_type,
                                  vad=self.settings.stt.vad, nbest=STT_NBEST,
-                                 window_s=STT_WINDOW_S, cpu_threads=cores())
+                                 window_s=STT_WINDOW_S, more_looks=STT_MORE_LOOKS,
+                                 look_again_below=STT_LOOK_AGAIN_BELOW, cpu_threads=cores())
                 stt.load()
                 self._stt = stt
             return self._stt

@@ -64,12 +64,16 @@ class WhisperStt:
     "Kaytoo" where it was said and heard as something near it (stt/names.py).
     ``transcribe(prompt=...)`` conditions the decoder on expected words; ``talker_db``: a sentence
     spoken this far below the loudest one in its hypothesis was another talker's and is dropped
-    (stt/talkers.py; None keeps every sentence)."""
+    (stt/talkers.py; None keeps every sentence); ``more_looks``: (window_s or None for 30 s,
+    with the prompt?) of further decodes of a clip whose confidence is under
+    ``look_again_below``, their n best following the first ones."""
 
     def __init__(self, model_dir: Path, device: str = "auto", compute_type: str = "auto",
                  vad: bool = True, beam_size: int = 1, cpu_threads: int = 0, nbest: int = 1,
                  pad_ms: int = 250, window_s: float | None = None, spell_name: bool = True,
-                 talker_db: float | None = QUIET_DB):
+                 talker_db: float | None = QUIET_DB,
+                 more_looks: tuple[tuple[float | None, bool], ...] = (),
+                 look_again_below: float = 0.7):
         self.model_dir = Path(model_dir)
         self.device = device
         self.compute_type = compute_type
@@ -80,9 +84,11 @@ class WhisperStt:
         self.window_s = window_s
         self.spell_name = spell_name
         self.talker_db = talker_db
+        self.more_looks, self.look_again_below = more_looks, look_again_below
         self.cpu_threads = cpu_threads
         self.load_s: float | None = None
         self.decodes = 0        # decoder runs so far (incremental decoding counts on it)
+        self.looks = 0          # beam searches so far (more looks count too)
         self._model = None
         self._lock = threading.Lock()  # one decode at a time; also guards the lazy load
 
@@ -181,16 +187,30 @@ class WhisperStt:
     def _decode_window(self, audio: np.ndarray, language: str | None,
                        prompt: str | None) -> tuple[list[str], float | None, str]:
         """One window straight through CTranslate2, which returns the n best hypotheses with
-        their scores (faster-whisper's own ``transcribe`` keeps only the best)."""
+        their scores (faster-whisper's own ``transcribe`` keeps only the best). When the best is
+        unsure, more looks (another encoder window, no prompt) add their n best after them: each
+        mishears differently, and the grammar picks among all (the confidence stays the first
+        look's)."""
+        features = self._model.feature_extractor(audio)[..., :-1]
+        texts, confidence, language = self._look(features, self.window_s, audio, language, prompt)
+        if confidence is not None and confidence < self.look_again_below:
+            for window_s, prompted in self.more_looks:
+                more, _, _ = self._look(features, window_s, audio, language,
+                                        prompt if prompted else None)
+                texts = list(dict.fromkeys(texts + more))
+        return texts, confidence, language
+
+    def _look(self, features: np.ndarray, window_s: float | None, audio: np.ndarray,
+              language: str | None, prompt: str | None) -> tuple[list[str], float | None, str]:
+        """The n best of one decode with the encoder reading ``window_s`` of input."""
         from faster_whisper.audio import pad_or_trim
         from faster_whisper.tokenizer import Tokenizer
         from faster_whisper.transcribe import get_suppressed_tokens
 
         fw = self._model
-        features = fw.feature_extractor(audio)[..., :-1]
+        self.looks += 1
         frames = features.shape[-1]
-        features = pad_or_trim(features, self._frames(frames))
-        encoded = fw.encode(features)
+        encoded = fw.encode(pad_or_trim(features, self._frames(frames, window_s)))
         if language is None:  # multilingual model, no language asked: detect it
             token, _ = fw.model.detect_language(encoded)[0][0]
             language = token[2:-2]
@@ -255,19 +275,20 @@ class WhisperStt:
             fw = self._model
             features = fw.feature_extractor(audio)[..., :-1]
             frames = features.shape[-1]
-            encoded = fw.encode(pad_or_trim(features, self._frames(frames)))
+            encoded = fw.encode(pad_or_trim(features, self._frames(frames, self.window_s)))
             tokenizer = Tokenizer(fw.hf_tokenizer, fw.model.is_multilingual, task="transcribe",
                                   language=language)
             return self._aligned(text.strip(), tokenizer, encoded, frames)
 
-    def _frames(self, speech_frames: int) -> int:
+    @staticmethod
+    def _frames(speech_frames: int, window_s: float | None) -> int:
         """Encoder input length in 10 ms frames: Whisper's 30 s window, or with ``window_s`` a
         shorter one (never shorter than the speech), as whisper.cpp's audio_ctx does: the encoder's
         cost grows with its input, and a command fills a few seconds of the 30."""
         full = int(WINDOW_SECONDS * 100)
-        if self.window_s is None:
+        if window_s is None:
             return full
-        frames = max(int(self.window_s * 100), speech_frames + 1)
+        frames = max(int(window_s * 100), speech_frames + 1)
         return min(full, frames + frames % 2)        # the encoder's first conv has stride 2
 
     def _decode_long(self, audio: np.ndarray, language: str | None,
