@@ -224,6 +224,15 @@ def test_a_library_voice_named_with_a_switching_word_is_asked_about():
         assert match(heard, VOICES).name != "switch_voice", heard
 
 
+def test_a_switch_without_its_voice_then_a_library_voice_alone_is_that_voice_asked():
+    for heard in ["Change your voice, Narrator.", "Change your voice. Grandma Rose!"]:
+        guess = match(heard, VOICES)
+        assert guess.name == "switch_voice" and guess.slots["voice"] in VOICES, heard
+        assert guess.certainty < 0.6, heard
+    for heard in ["Change your voice, please.", "Change your voice, Marvin."]:   # no library voice
+        assert (match(heard, VOICES).slots, match(heard, VOICES).certainty) == ({}, 1.0), heard
+
+
 def test_a_sentence_whisper_repeats_counts_once():
     once = match("Can you use Luna's voice?", VOICES)
     assert once.name == "switch_voice"

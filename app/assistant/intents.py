@@ -178,10 +178,25 @@ def _match(text: str, voices: list[str], grammar: Grammar) -> Intent | None:
         found = [grammar.match(c, voices) for c in clauses]
         commands = [i for i in found if i is not None and i.name not in SOCIAL]
         if commands:
-            return commands[0]
+            return _voice_after(commands[0], clauses[found.index(commands[0]) + 1:], voices,
+                                grammar)
         if all(found):                  # "Thank you, that will be all": the last word counts
             return found[-1]
     return None
+
+
+def _voice_after(intent: Intent, rest: list[str], voices: list[str], grammar: Grammar) -> Intent:
+    """"Change your voice, Luna": a switch without its voice, then a clause that is a voice of the
+    library and nothing else, is a switch to that voice (a pause Whisper wrote for "to"), asked."""
+    if intent.name != "switch_voice" or intent.slots.get("voice") or not rest:
+        return intent
+    said = " ".join(_words(rest[0]))
+    named = [v for v in voices if " ".join(_words(v.lower())) == said]
+    found = grammar.match(f"switch to {named[0]}", voices) if named else None
+    if found is None or found.name != "switch_voice":
+        return intent
+    found.certainty = NEAREST
+    return found
 
 
 def is_question(heard: str) -> bool:
