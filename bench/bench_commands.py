@@ -159,11 +159,21 @@ def save_cache(config: str, data: dict) -> None:
     atomic.write_text(CACHE / f"transcripts-{config}.json", json.dumps(data, indent=0))
 
 
+def stt_for(config: str):
+    """The WhisperStt a decoder configuration describes (transcripts cached raw: no name fix)."""
+    from app.engines.models import ModelStore
+    from app.engines.stt.whisper import WhisperStt
+
+    c = CONFIGS[config]
+    return WhisperStt(ModelStore(CACHE / "models").path_for(c["model"]), beam_size=c["beam"],
+                      nbest=c["nbest"], pad_ms=c["pad"], window_s=c.get("window"),
+                      spell_name=False, talker_db=c.get("talker"),
+                      more_looks=c.get("looks", ()), look_again_below=c.get("again", 0.0))
+
+
 def decode(config: str, items, conditions: list[str], only: set[str] | None = None) -> dict:
     """Transcribe what the cache lacks; ``only`` limits it to these keys (the second pass)."""
-    from app.engines.models import ModelStore
     from app.engines.stt.prompt import command_prompt
-    from app.engines.stt.whisper import WhisperStt
 
     c = CONFIGS[config]
     cache = load_cache(config)
@@ -171,10 +181,7 @@ def decode(config: str, items, conditions: list[str], only: set[str] | None = No
             if key(u, v, cond) not in cache and (only is None or key(u, v, cond) in only)]
     if not todo:
         return cache
-    stt = WhisperStt(ModelStore(CACHE / "models").path_for(c["model"]), beam_size=c["beam"],
-                     nbest=c["nbest"], pad_ms=c["pad"], window_s=c.get("window"), spell_name=False,
-                     talker_db=c.get("talker"), more_looks=c.get("looks", ()),
-                     look_again_below=c.get("again", 0.0))
+    stt = stt_for(config)
     stt.load()
     front = FRONTS[c["front"]] if "front" in c else (lambda a: a)
     prompt = command_prompt(ALL_VOICES) if c["prompt"] is True else None
@@ -304,21 +311,12 @@ def decoding_cost(items, conditions: list[str], config: str, baseline: str) -> s
     alternating order; medians over all clips, over those whose first guess was unsure
     (confidence under the app's look-again threshold: where more looks run) and over those
     with a several-sentence hypothesis (where the nearest-talker rule aligns)."""
-    from app.engines.models import ModelStore
     from app.engines.stt.prompt import command_prompt
     from app.engines.stt.talkers import sentences
-    from app.engines.stt.whisper import WhisperStt
 
-    def make(name: str) -> WhisperStt:
-        c = CONFIGS[name]
-        stt = WhisperStt(ModelStore(CACHE / "models").path_for(c["model"]), beam_size=c["beam"],
-                         nbest=c["nbest"], pad_ms=c["pad"], window_s=c.get("window"),
-                         spell_name=False, talker_db=c.get("talker"),
-                         more_looks=c.get("looks", ()), look_again_below=c.get("again", 0.0))
+    new, old = stt_for(config), stt_for(baseline)
+    for stt in (new, old):
         stt.warm_up()
-        return stt
-
-    new, old = make(config), make(baseline)
     prompt = command_prompt(ALL_VOICES)
     groups = ("all", f"unsure (< {STT_LOOK_AGAIN_BELOW})", "several sentences")
     times: dict[str, tuple[list[float], list[float]]] = {g: ([], []) for g in groups}

@@ -160,9 +160,18 @@ def _names_a_voice(text: str, voices: list[str], grammar: Grammar) -> Intent | N
         return None
     said = " " + " ".join(w.removesuffix("'s") for w in words) + " "
     # the assistant's own name is how it is spoken to, not which voice ("kaytoo, use ...")
-    named = [v for v in voices if f" {' '.join(_words(v.lower()))} " in said
-             and normalise(v) != "kaytoo"]
-    found = grammar.match(f"switch to {named[0]}", voices) if len(named) == 1 else None
+    named = [v for v in voices if f" {_as_said(v)} " in said and normalise(v) != "kaytoo"]
+    return _asked_switch(named[0], voices, grammar) if len(named) == 1 else None
+
+
+def _as_said(voice: str) -> str:
+    """A voice's name as its words appear in normalised text."""
+    return " ".join(_words(voice.lower()))
+
+
+def _asked_switch(voice: str, voices: list[str], grammar: Grammar) -> Intent | None:
+    """A switch to a library voice that a guess led to: asked about before it is done."""
+    found = grammar.match(f"switch to {voice}", voices)
     if found is None or found.name != "switch_voice" or not found.exact:
         return None
     found.certainty = NEAREST
@@ -191,12 +200,8 @@ def _voice_after(intent: Intent, rest: list[str], voices: list[str], grammar: Gr
     if intent.name != "switch_voice" or intent.slots.get("voice") or not rest:
         return intent
     said = " ".join(_words(rest[0]))
-    named = [v for v in voices if " ".join(_words(v.lower())) == said]
-    found = grammar.match(f"switch to {named[0]}", voices) if named else None
-    if found is None or found.name != "switch_voice":
-        return intent
-    found.certainty = NEAREST
-    return found
+    named = [v for v in voices if _as_said(v) == said]
+    return (_asked_switch(named[0], voices, grammar) if named else None) or intent
 
 
 def is_question(heard: str) -> bool:

@@ -15,7 +15,8 @@ from typing import Sequence
 import numpy as np
 
 RATE = 16000
-FRAME = RATE // 50          # 20 ms, Whisper's alignment step
+FRAMES_PER_S = 50           # 20 ms frames, Whisper's alignment step
+FRAME = RATE // FRAMES_PER_S
 QUIET_DB = 8.0              # bench/RESULTS.md: 6-10 dB drop the same sentences at 15 dB babble
 LOUD_PERCENTILE = 90        # a sentence's level: its louder frames (pauses between words are not it)
 SENTENCE_END = re.compile(r"(?<=[.?!])\s+")
@@ -62,8 +63,8 @@ def nearest_talker(text: str, words: Sequence[Word], audio: np.ndarray,
         if span is None:
             levels.append(None)
             continue
-        first = min(int(span[0] * 50), len(levels_db) - 1)
-        frames = levels_db[max(0, first):max(first + 1, int(span[1] * 50))]
+        first = min(int(span[0] * FRAMES_PER_S), len(levels_db) - 1)
+        frames = levels_db[max(0, first):max(first + 1, int(span[1] * FRAMES_PER_S))]
         levels.append(float(np.percentile(frames, LOUD_PERCENTILE)) if len(frames) else None)
     known = [lv for lv in levels if lv is not None]
     if not known:

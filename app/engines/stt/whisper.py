@@ -191,7 +191,7 @@ class WhisperStt:
         unsure, more looks (another encoder window, no prompt) add their n best after them: each
         mishears differently, and the grammar picks among all (the confidence stays the first
         look's)."""
-        features = self._model.feature_extractor(audio)[..., :-1]
+        features = self._features(audio)
         texts, confidence, language = self._look(features, self.window_s, audio, language, prompt)
         if confidence is not None and confidence < self.look_again_below:
             for window_s, prompted in self.more_looks:
@@ -203,14 +203,12 @@ class WhisperStt:
     def _look(self, features: np.ndarray, window_s: float | None, audio: np.ndarray,
               language: str | None, prompt: str | None) -> tuple[list[str], float | None, str]:
         """The n best of one decode with the encoder reading ``window_s`` of input."""
-        from faster_whisper.audio import pad_or_trim
         from faster_whisper.tokenizer import Tokenizer
         from faster_whisper.transcribe import get_suppressed_tokens
 
         fw = self._model
         self.looks += 1
-        frames = features.shape[-1]
-        encoded = fw.encode(pad_or_trim(features, self._frames(frames, window_s)))
+        encoded, frames = self._encode(features, window_s)
         if language is None:  # multilingual model, no language asked: detect it
             token, _ = fw.model.detect_language(encoded)[0][0]
             language = token[2:-2]
@@ -266,19 +264,27 @@ class WhisperStt:
     def word_timings(self, samples: np.ndarray, text: str, language: str = "en") -> list[Word]:
         """Where each word of ``text`` lies in ``samples`` (16 kHz mono, no VAD trim), as
         Whisper's cross-attention aligns them: (word, start s, end s)."""
-        from faster_whisper.audio import pad_or_trim
         from faster_whisper.tokenizer import Tokenizer
 
         audio = _as_mono_float32(samples)
         with self._lock:
             self._load_locked()
             fw = self._model
-            features = fw.feature_extractor(audio)[..., :-1]
-            frames = features.shape[-1]
-            encoded = fw.encode(pad_or_trim(features, self._frames(frames, self.window_s)))
+            encoded, frames = self._encode(self._features(audio), self.window_s)
             tokenizer = Tokenizer(fw.hf_tokenizer, fw.model.is_multilingual, task="transcribe",
                                   language=language)
             return self._aligned(text.strip(), tokenizer, encoded, frames)
+
+    def _features(self, audio: np.ndarray) -> np.ndarray:
+        return self._model.feature_extractor(audio)[..., :-1]
+
+    def _encode(self, features: np.ndarray, window_s: float | None):
+        """The encoder's output for ``features`` in a window of ``window_s``, and the number of
+        frames that hold the audio (what the aligner needs)."""
+        from faster_whisper.audio import pad_or_trim
+
+        frames = features.shape[-1]
+        return self._model.encode(pad_or_trim(features, self._frames(frames, window_s))), frames
 
     @staticmethod
     def _frames(speech_frames: int, window_s: float | None) -> int:
