@@ -14,7 +14,8 @@ from typing import Sequence
 
 import numpy as np
 
-RATE = 16000
+from app.audio.clip import STT_RATE as RATE
+
 FRAMES_PER_S = 50           # 20 ms frames, Whisper's alignment step
 FRAME = RATE // FRAMES_PER_S
 QUIET_DB = 8.0              # bench/RESULTS.md: 6-10 dB drop the same sentences at 15 dB babble

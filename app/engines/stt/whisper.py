@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from app.audio.clip import STT_RATE as RATE
 from app.engines.protocol import Transcript
 from app.engines.stt.names import fix_name
 from app.engines.stt.talkers import QUIET_DB, Word, nearest_talker, sentences
@@ -26,7 +27,6 @@ from app.errors import UserError
 
 log = logging.getLogger(__name__)
 
-RATE = 16000
 MIN_SECONDS = 0.1        # shorter than this holds no word
 SILENCE_PEAK = 10 ** (-70 / 20)   # a clip whose loudest sample is under -70 dBFS is silence
 # Greedy only for a command (one 30 s window): the temperature ladder re-samples at random, and
