@@ -12,7 +12,7 @@ decoding (``app+looks`` of bench_commands.py) on the same clips, scored as the a
   (99.5th percentile) are cut by 30 dB; the user is the loud talker.
 - ``voicefilter``: target-speaker extraction, VoiceFilter-Lite (open-voicefilter-lite, ONNX
   weights in its wheel, Apache-2.0), enrolled on three other clean utterances of the same voice:
-  a stand-in for the user's earlier turns.
+  a stand-in for the user's earlier turns. Its SI-SDR gain against the clean command is printed.
 - ``closed``: no free decoding. Every distinct sentence of the corpus is a candidate, scored by
   Whisper's forced alignment (mean log-probability of its tokens) on the clip, less its score on
   the half second before the user speaks (the room alone, ``closed-lead``) or on silence
@@ -75,6 +75,18 @@ class VoiceFilter:
                                for i in range(0, len(audio) // hop * hop, hop)])
 
 
+def si_sdr(reference: np.ndarray, estimate: np.ndarray, max_lag: int = 1200) -> float:
+    """Scale-invariant signal-to-distortion ratio (dB) of ``estimate`` against ``reference``, at
+    the best lag up to ``max_lag`` samples (a streaming filter delays its output)."""
+    best = -np.inf
+    for lag in range(0, max_lag, 40):
+        est = estimate[lag:lag + len(reference)]
+        ref = reference[:len(est)]
+        target = ref * (np.dot(est, ref) / (np.dot(ref, ref) or 1.0))
+        best = max(best, 10 * np.log10(np.dot(target, target) / (np.sum((est - target) ** 2) + 1e-12)))
+    return float(best)
+
+
 class ClosedSet:
     """Whisper as a judge of candidate sentences: forced-alignment token log-probabilities."""
 
@@ -128,12 +140,17 @@ def run(every: int, conditions: list[str], ways: list[str]) -> str:
         for cond in conditions:
             right: dict[str, int] = {}
             seconds: dict[str, list[float]] = {}
+            gains: list[float] = []         # the target-speaker filter's SI-SDR gain, dB
             for u, v in items:
                 audio = bc.heard_as(u, v, cond, everything)
                 for way, front in fronts.items():
                     t0 = time.perf_counter()
-                    tr = stt.transcribe(front(audio, u, v), prompt=prompt)
+                    heard = front(audio, u, v)
+                    tr = stt.transcribe(heard, prompt=prompt)
                     seconds.setdefault(way, []).append(time.perf_counter() - t0)
+                    if way == "voicefilter" and cond != "clean":
+                        clean = bc.heard_as(u, v, "clean", everything)
+                        gains.append(si_sdr(clean, heard) - si_sdr(clean, audio))
                     judge.reset()
                     right[way] = right.get(way, 0) + judge.turn(u, tr.text, tr.alternatives,
                                                                tr.confidence).ok
@@ -149,7 +166,10 @@ def run(every: int, conditions: list[str], ways: list[str]) -> str:
                 acc, s = right[way] / len(items), statistics.median(seconds[way])
                 lines.append(f"| {cond} | {way} | {acc:.1%} | {acc - base:+.1%} | {s:.2f} | "
                              f"×{s / base_s:.1f} |")
-            print("\n".join(lines[-len(right):]), flush=True)
+            if gains:
+                lines.append(f"| {cond} | voicefilter SI-SDR gain | median {statistics.median(gains):+.1f} dB, "
+                             f"range {min(gains):+.1f} to {max(gains):+.1f} | | | |")
+            print("\n".join(lines[-len(right) - bool(gains):]), flush=True)
     return "\n".join(lines)
 
 
