@@ -122,12 +122,10 @@ class ClosedSet:
 
 
 def run(every: int, conditions: list[str], ways: list[str]) -> str:
-    from app.engines.stt.prompt import command_prompt
-
     items, everything = bc.corpus(every), bc.corpus(1)
     stt = bc.stt_for(APP)
     stt.load()
-    prompt = command_prompt(bc.ALL_VOICES)
+    prompt = bc.prompt_for(APP)
     fronts: dict[str, Callable] = {"app": lambda a, u, v: a}
     if "gate" in ways:
         fronts["gate"] = lambda a, u, v: level_gate(a)

@@ -171,10 +171,20 @@ def stt_for(config: str):
                       more_looks=c.get("looks", ()), look_again_below=c.get("again", 0.0))
 
 
-def decode(config: str, items, conditions: list[str], only: set[str] | None = None) -> dict:
-    """Transcribe what the cache lacks; ``only`` limits it to these keys (the second pass)."""
+def prompt_for(config: str) -> str | None:
+    """The prompt a decoder configuration decodes with (None: no prompt)."""
     from app.engines.stt.prompt import command_prompt
 
+    prompt = CONFIGS[config]["prompt"]
+    if prompt == "words":
+        return WORDS_PROMPT + ", ".join(ALL_VOICES) + "."
+    if prompt in PROMPTS:
+        return command_prompt(ALL_VOICES, PROMPTS[prompt])
+    return command_prompt(ALL_VOICES) if prompt is True else None
+
+
+def decode(config: str, items, conditions: list[str], only: set[str] | None = None) -> dict:
+    """Transcribe what the cache lacks; ``only`` limits it to these keys (the second pass)."""
     c = CONFIGS[config]
     cache = load_cache(config)
     todo = [(u, v, cond) for u, v in items for cond in conditions
@@ -184,11 +194,7 @@ def decode(config: str, items, conditions: list[str], only: set[str] | None = No
     stt = stt_for(config)
     stt.load()
     front = FRONTS[c["front"]] if "front" in c else (lambda a: a)
-    prompt = command_prompt(ALL_VOICES) if c["prompt"] is True else None
-    if c["prompt"] == "words":
-        prompt = WORDS_PROMPT + ", ".join(ALL_VOICES) + "."
-    elif c["prompt"] in PROMPTS:
-        prompt = command_prompt(ALL_VOICES, PROMPTS[c["prompt"]])
+    prompt = prompt_for(config)
     print(f"{config}: {len(todo)} to transcribe", flush=True)
     t0 = time.monotonic()
     for n, (u, v, cond) in enumerate(todo, 1):
@@ -311,20 +317,19 @@ def decoding_cost(items, conditions: list[str], config: str, baseline: str) -> s
     alternating order; medians over all clips, over those whose first guess was unsure
     (confidence under the app's look-again threshold: where more looks run) and over those
     with a several-sentence hypothesis (where the nearest-talker rule aligns)."""
-    from app.engines.stt.prompt import command_prompt
     from app.engines.stt.talkers import sentences
 
     new, old = stt_for(config), stt_for(baseline)
     for stt in (new, old):
         stt.warm_up()
-    prompt = command_prompt(ALL_VOICES)
+    prompts = {id(new): prompt_for(config), id(old): prompt_for(baseline)}
     groups = ("all", f"unsure (< {STT_LOOK_AGAIN_BELOW})", "several sentences")
     times: dict[str, tuple[list[float], list[float]]] = {g: ([], []) for g in groups}
     for i, (u, v) in enumerate(items):
         for cond in conditions:
             audio = heard_as(u, v, cond, items)
             pair = (new, old) if i % 2 else (old, new)
-            got = {id(stt): stt.transcribe(audio, prompt=prompt) for stt in pair}
+            got = {id(stt): stt.transcribe(audio, prompt=prompts[id(stt)]) for stt in pair}
             a, b = got[id(new)], got[id(old)]
             member = (True, (b.confidence or 0) < STT_LOOK_AGAIN_BELOW,
                       any(len(sentences(t)) > 1 for t in b.alternatives))

@@ -164,9 +164,9 @@ def _names_a_voice(text: str, voices: list[str], grammar: Grammar) -> Intent | N
     return _asked_switch(named[0], voices, grammar) if len(named) == 1 else None
 
 
-def _as_said(voice: str) -> str:
-    """A voice's name as its words appear in normalised text."""
-    return " ".join(_words(voice.lower()))
+def _as_said(text: str) -> str:
+    """``text`` (a voice's name, a clause) as its words appear in normalised text."""
+    return " ".join(_words(text.lower()))
 
 
 def _asked_switch(voice: str, voices: list[str], grammar: Grammar) -> Intent | None:
@@ -199,8 +199,7 @@ def _voice_after(intent: Intent, rest: list[str], voices: list[str], grammar: Gr
     library and nothing else, is a switch to that voice (a pause Whisper wrote for "to"), asked."""
     if intent.name != "switch_voice" or intent.slots.get("voice") or not rest:
         return intent
-    said = " ".join(_words(rest[0]))
-    named = [v for v in voices if _as_said(v) == said]
+    named = [v for v in voices if _as_said(v) == _as_said(rest[0])]
     return (_asked_switch(named[0], voices, grammar) if named else None) or intent
 
 
